@@ -1,0 +1,299 @@
+//! Addresses and prefixes: nodes, VIP and gateway on the subnet, nothing used twice, and the
+//! node subnet, pod CIDR, service CIDR and LoadBalancer pools disjoint.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use super::Context;
+use crate::diagnostic::Diagnostic;
+use crate::source::ByteSpan;
+
+/// A named inclusive address range with where it was written.
+struct Range {
+    what: String,
+    first: u32,
+    last: u32,
+    span: Option<ByteSpan>,
+}
+
+pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    node_addresses(ctx, out);
+    subnet_membership(ctx, out);
+    prefix_overlaps(ctx, out);
+    pool_contents(ctx, out);
+    host_bits(ctx, out);
+}
+
+fn node_addresses(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let mut ips: HashMap<Ipv4Addr, usize> = HashMap::new();
+    let mut macs: HashMap<String, usize> = HashMap::new();
+    for (i, node) in ctx.lab.nodes.iter().enumerate() {
+        match (node.ip, node.dhcp) {
+            (Some(_), true) => out.push(
+                Diagnostic::error("ip-and-dhcp", format!("node `{}` sets both `ip` and `dhcp: true`", node.name))
+                    .with_label_opt(ctx.at_node(i, "dhcp"), "DHCP")
+                    .with_label_opt(ctx.at_node(i, "ip"), "static address")
+                    .with_help("keep one: a static `ip`, or `dhcp: true`"),
+            ),
+            (None, false) => out.push(
+                Diagnostic::error("no-address", format!("node `{}` has no address", node.name))
+                    .with_label_opt(ctx.at(&format!("/nodes/{i}")), "needs `ip:` or `dhcp: true`")
+                    .with_help("give it a static `ip` on the node subnet (recommended), or `dhcp: true`"),
+            ),
+            (None, true) if node.role == crate::model::Role::Controlplane => out.push(
+                Diagnostic::warning("control-plane-dhcp", format!("control plane `{}` takes its address from DHCP", node.name))
+                    .with_label_opt(ctx.at_node(i, "dhcp"), "address may change")
+                    .with_help("etcd members and certificates name the address; reserve it on the DHCP server or set a static `ip`"),
+            ),
+            _ => {}
+        }
+        if let Some(ip) = node.ip {
+            if let Some(&first) = ips.get(&ip) {
+                out.push(
+                    Diagnostic::error("duplicate-ip", format!("nodes `{}` and `{}` share the address {ip}", ctx.lab.nodes[first].name, node.name))
+                        .with_label_opt(ctx.at_node(i, "ip"), "second use")
+                        .with_label_opt(ctx.at_node(first, "ip"), "first use")
+                        .with_help("give every node its own address"),
+                );
+            } else {
+                ips.insert(ip, i);
+            }
+        }
+        if let Some(mac) = node.interface.as_ref().and_then(|i| i.mac.as_ref()) {
+            let normal = mac.to_ascii_lowercase();
+            if let Some(&first) = macs.get(&normal) {
+                out.push(
+                    Diagnostic::error("duplicate-mac", format!("nodes `{}` and `{}` share the MAC address {mac}", ctx.lab.nodes[first].name, node.name))
+                        .with_label_opt(ctx.at_node(i, "interface/mac"), "second use")
+                        .with_label_opt(ctx.at_node(first, "interface/mac"), "first use")
+                        .with_help("a MAC address identifies one network card; copy-paste mistake?"),
+                );
+            } else {
+                macs.insert(normal, i);
+            }
+        }
+    }
+    if let Some(vip) = ctx.lab.network.control_plane_vip {
+        if let Some(&i) = ips.get(&vip) {
+            out.push(
+                Diagnostic::error("vip-is-node-ip", format!("the control-plane VIP {vip} is also node `{}`'s address", ctx.lab.nodes[i].name))
+                    .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
+                    .with_label_opt(ctx.at_node(i, "ip"), "node address")
+                    .with_help("the VIP must be a free address on the subnet that no machine uses"),
+            );
+        }
+    } else if ctx.lab.control_planes().count() > 1 {
+        out.push(
+            Diagnostic::warning("no-vip", "several control planes but no `controlPlaneVip`")
+                .with_label_opt(ctx.key("/network"), "add `controlPlaneVip`")
+                .with_help("without a VIP the API endpoint is the first control plane, and clients lose the API when it fails"),
+        );
+    }
+}
+
+fn subnet_membership(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let net = ctx.lab.network.subnet.net();
+    let mut must_be_inside = |addr: Ipv4Addr, what: String, pointer: String| {
+        if !net.contains(&addr) {
+            out.push(
+                Diagnostic::error("outside-subnet", format!("{what} {addr} is outside the node subnet {net}"))
+                    .with_label_opt(ctx.at(&pointer), format!("not in {net}"))
+                    .with_label_opt(ctx.at("/network/subnet"), "node subnet")
+                    .with_help("use an address inside the subnet, or widen `network.subnet`"),
+            );
+        } else if net.prefix_len() < 31 && (addr == net.network() || addr == net.broadcast()) {
+            out.push(
+                Diagnostic::error("reserved-address", format!("{what} {addr} is the subnet's {} address", if addr == net.network() { "network" } else { "broadcast" }))
+                    .with_label_opt(ctx.at(&pointer), "not usable by a host")
+                    .with_help("pick an address between the first and last of the subnet"),
+            );
+        }
+    };
+    must_be_inside(ctx.lab.network.gateway, "the gateway".into(), "/network/gateway".into());
+    if let Some(vip) = ctx.lab.network.control_plane_vip {
+        must_be_inside(vip, "the control-plane VIP".into(), "/network/controlPlaneVip".into());
+    }
+    for (i, node) in ctx.lab.nodes.iter().enumerate() {
+        if let Some(ip) = node.ip {
+            must_be_inside(ip, format!("node `{}`'s address", node.name), format!("/nodes/{i}/ip"));
+        }
+    }
+    if let Some(vip) = ctx.lab.network.control_plane_vip {
+        if vip == ctx.lab.network.gateway {
+            out.push(
+                Diagnostic::error("vip-is-gateway", "the control-plane VIP is the gateway's address")
+                    .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
+                    .with_label_opt(ctx.at("/network/gateway"), "gateway")
+                    .with_help("choose a free address for the VIP"),
+            );
+        }
+    }
+}
+
+fn prefix_overlaps(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let net = &ctx.lab.network;
+    let mut ranges = vec![
+        cidr_range("the node subnet", net.subnet, ctx.at("/network/subnet")),
+        cidr_range("the pod CIDR", net.pod_cidr, ctx.at("/network/podCidr")),
+        cidr_range("the service CIDR", net.service_cidr, ctx.at("/network/serviceCidr")),
+    ];
+    for (p, pool) in ctx.lab.load_balancer.pools.iter().enumerate() {
+        for (b, block) in pool.blocks.iter().enumerate() {
+            let pointer = format!("/loadBalancer/pools/{p}/blocks/{b}");
+            match block.range() {
+                Some((first, last)) => ranges.push(Range {
+                    what: format!("pool `{}`", pool.name),
+                    first,
+                    last,
+                    span: ctx.at(&pointer),
+                }),
+                None => out.push(
+                    Diagnostic::error("invalid-pool-block", format!("a block of pool `{}` is neither a `cidr` nor a `start`–`stop` range", pool.name))
+                        .with_label_opt(ctx.at(&pointer), "invalid block")
+                        .with_help("write `cidr: 10.10.100.0/27`, or `start: 10.10.100.10` and `stop: 10.10.100.20` with start ≤ stop"),
+                ),
+            }
+        }
+    }
+    for (a, first) in ranges.iter().enumerate() {
+        for second in &ranges[a + 1..] {
+            if first.first <= second.last && second.first <= first.last {
+                let overlap = format!(
+                    "{}–{}",
+                    Ipv4Addr::from(first.first.max(second.first)),
+                    Ipv4Addr::from(first.last.min(second.last))
+                );
+                out.push(
+                    Diagnostic::error("overlapping-ranges", format!("{} and {} overlap ({overlap})", first.what, second.what))
+                        .with_label_opt(second.span, second.what.clone())
+                        .with_label_opt(first.span, first.what.clone())
+                        .with_help("node subnet, pod CIDR, service CIDR and LoadBalancer pools must be disjoint; move one of them"),
+                );
+            }
+        }
+    }
+}
+
+fn cidr_range(what: &str, cidr: crate::model::Cidr, span: Option<ByteSpan>) -> Range {
+    Range {
+        what: what.to_string(),
+        first: u32::from(cidr.net().network()),
+        last: u32::from(cidr.net().broadcast()),
+        span,
+    }
+}
+
+/// Pools handed to Services must not contain addresses machines already use. (Pools inside
+/// the node subnet are allowed for L2-style setups, but then these collisions matter.)
+fn pool_contents(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let lab = ctx.lab;
+    let mut taken: Vec<(Ipv4Addr, String, String)> = lab
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.ip.map(|ip| (ip, format!("node `{}`", n.name), format!("/nodes/{i}/ip"))))
+        .collect();
+    taken.push((lab.network.gateway, "the gateway".into(), "/network/gateway".into()));
+    if let Some(vip) = lab.network.control_plane_vip {
+        taken.push((vip, "the control-plane VIP".into(), "/network/controlPlaneVip".into()));
+    }
+    if let Some(router) = &lab.router {
+        taken.push((router.address, "the router".into(), "/router/address".into()));
+    }
+    for (p, pool) in lab.load_balancer.pools.iter().enumerate() {
+        for (b, block) in pool.blocks.iter().enumerate() {
+            let Some((first, last)) = block.range() else { continue };
+            for (ip, what, pointer) in &taken {
+                let n = u32::from(*ip);
+                if first <= n && n <= last {
+                    out.push(
+                        Diagnostic::error("pool-contains-host", format!("pool `{}` contains {ip}, the address of {what}", pool.name))
+                            .with_label_opt(ctx.at(&format!("/loadBalancer/pools/{p}/blocks/{b}")), "pool block")
+                            .with_label_opt(ctx.at(pointer), what.clone())
+                            .with_help("Cilium would hand this address to a Service and break that machine; shrink the block or use a `start`–`stop` range that skips it"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn host_bits(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let net = &ctx.lab.network;
+    let mut prefixes = vec![
+        ("/network/subnet".to_string(), net.subnet),
+        ("/network/podCidr".to_string(), net.pod_cidr),
+        ("/network/serviceCidr".to_string(), net.service_cidr),
+    ];
+    for (p, pool) in ctx.lab.load_balancer.pools.iter().enumerate() {
+        for (b, block) in pool.blocks.iter().enumerate() {
+            if let Some(cidr) = block.cidr {
+                prefixes.push((format!("/loadBalancer/pools/{p}/blocks/{b}/cidr"), cidr));
+            }
+        }
+    }
+    for (pointer, cidr) in prefixes {
+        if cidr.has_host_bits() {
+            out.push(
+                Diagnostic::warning("cidr-host-bits", format!("{cidr} has host bits set; it means {}", cidr.net().trunc()))
+                    .with_label_opt(ctx.at(&pointer), format!("did you mean {}?", cidr.net().trunc()))
+                    .with_help("write the network address of the prefix"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+
+    #[test]
+    fn duplicate_ips_and_macs_are_errors() {
+        let lab = homelab_with(|t| t.replace("ip: 10.10.0.22", "ip: 10.10.0.21"));
+        assert!(codes(&lab).contains(&"duplicate-ip"));
+        let lab = homelab_with(|t| t.replace("interface: { name: eth0 }", "interface: { mac: \"aa:bb:cc:dd:ee:ff\" }"));
+        assert!(codes(&lab).contains(&"duplicate-mac"));
+        assert!(!codes(&homelab_with(|t| t)).iter().any(|c| c.starts_with("duplicate")));
+    }
+
+    #[test]
+    fn addresses_outside_the_subnet_are_errors() {
+        let lab = homelab_with(|t| t.replace("ip: 10.10.0.23", "ip: 10.10.1.23").replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.20.0.10"));
+        let c = codes(&lab);
+        assert_eq!(c.iter().filter(|c| **c == "outside-subnet").count(), 2, "{c:?}");
+    }
+
+    #[test]
+    fn vip_equal_to_a_node_ip_is_an_error() {
+        let lab = homelab_with(|t| t.replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.10.0.11"));
+        assert!(codes(&lab).contains(&"vip-is-node-ip"));
+    }
+
+    #[test]
+    fn overlapping_prefixes_are_errors() {
+        let lab = homelab_with(|t| t.replace("podCidr: 10.244.0.0/16", "podCidr: 10.96.0.0/16"));
+        assert!(codes(&lab).contains(&"overlapping-ranges"));
+        let lab = homelab_with(|t| t.replace("cidr: 10.10.100.0/26", "cidr: 10.10.0.0/26"));
+        let c = codes(&lab);
+        assert!(c.contains(&"overlapping-ranges") && c.contains(&"pool-contains-host"), "{c:?}");
+    }
+
+    #[test]
+    fn start_stop_pools_are_checked_too() {
+        let lab = homelab_with(|t| t.replace("- cidr: 10.10.100.0/26", "- { start: 10.10.100.20, stop: 10.10.100.10 }"));
+        assert!(codes(&lab).contains(&"invalid-pool-block"));
+    }
+
+    #[test]
+    fn host_bits_warn() {
+        let lab = homelab_with(|t| t.replace("subnet: 10.10.0.0/24", "subnet: 10.10.0.5/24"));
+        assert!(codes(&lab).contains(&"cidr-host-bits"));
+    }
+
+    #[test]
+    fn missing_address_and_both_addresses_are_errors() {
+        let lab = homelab_with(|t| t.replace("    ip: 10.10.0.23\n", "").replace("    ip: 10.10.0.22\n", "    ip: 10.10.0.22\n    dhcp: true\n"));
+        let c = codes(&lab);
+        assert!(c.contains(&"no-address") && c.contains(&"ip-and-dhcp"), "{c:?}");
+    }
+}

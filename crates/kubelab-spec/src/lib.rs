@@ -1,0 +1,256 @@
+//! kubelab-spec: the lab.yaml model, its parsing with source positions, and every check that
+//! runs before anything touches hardware.
+//!
+//! Data flows one way: bytes → [`yaml`] tree with spans → structural check against the
+//! schema derived from [`model`] → typed [`Lab`] → semantic [`checks`]. Each stage reports
+//! [`Diagnostic`]s; the first stage that fails stops the pipeline, so later stages can trust
+//! their input.
+
+pub mod budget;
+pub mod checks;
+pub mod diagnostic;
+pub mod examples;
+pub mod model;
+pub mod quantity;
+pub mod schema;
+pub mod source;
+pub mod spans;
+pub mod versions;
+pub mod yaml;
+
+pub use diagnostic::{Diagnostic, Label, Severity};
+pub use model::Lab;
+pub use source::{ByteSpan, SourceFile};
+pub use spans::SpanIndex;
+
+use std::io::Read;
+use std::path::Path;
+
+/// Lab files larger than this are refused unread: a 1,000-node lab is under 1 MiB.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The outcome of checking one lab file.
+#[derive(Debug)]
+pub struct Checked {
+    pub source: SourceFile,
+    /// The typed lab, when the file got far enough to be read as one.
+    pub lab: Option<Lab>,
+    pub spans: SpanIndex,
+    /// Sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+}
+
+/// Reads and checks a lab file. I/O failures (missing file, permission) are returned as
+/// errors; everything about the content is a diagnostic.
+pub fn check_file(path: &Path) -> std::io::Result<Checked> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_FILE_BYTES {
+        return Ok(whole_file_problem(
+            name,
+            Diagnostic::error(
+                "file-too-large",
+                format!(
+                    "the file is {}, more than a lab file can be ({})",
+                    quantity::format_bytes(size as f64),
+                    quantity::format_bytes(MAX_FILE_BYTES as f64)
+                ),
+            )
+            .with_help("point kubelab at your lab.yaml; `kubelab init` writes one"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(check_bytes(&name, &bytes))
+}
+
+/// Checks lab file content. Never panics, whatever the bytes.
+pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return whole_file_problem(
+            name.to_string(),
+            Diagnostic::error("file-too-large", "the input is larger than a lab file can be (8 MiB)"),
+        );
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return whole_file_problem(
+                name.to_string(),
+                Diagnostic::error(
+                    "not-utf8",
+                    format!("the file is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+                )
+                .with_help("lab.yaml must be UTF-8 text; is this the right file?"),
+            )
+        }
+    };
+    if text.contains('\0') {
+        return whole_file_problem(
+            name.to_string(),
+            Diagnostic::error("binary-file", "the file contains NUL bytes; it looks binary, not YAML")
+                .with_help("point kubelab at your lab.yaml; `kubelab init` writes one"),
+        );
+    }
+    let source = SourceFile::new(name, text);
+    let mut checked = Checked {
+        source,
+        lab: None,
+        spans: SpanIndex::default(),
+        diagnostics: Vec::new(),
+    };
+    let lab = load(&checked.source, &mut checked.spans, &mut checked.diagnostics);
+    if let Some(lab) = &lab {
+        checked
+            .diagnostics
+            .extend(checks::run(lab, &checked.spans));
+    }
+    checked.lab = lab;
+    diagnostic::sort_by_position(&mut checked.diagnostics);
+    checked
+}
+
+fn whole_file_problem(name: String, diagnostic: Diagnostic) -> Checked {
+    Checked {
+        source: SourceFile::new(name, ""),
+        lab: None,
+        spans: SpanIndex::default(),
+        diagnostics: vec![diagnostic],
+    }
+}
+
+/// Parse, identify, validate structure, deserialize. Returns the lab when the file is
+/// structurally sound.
+fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -> Option<Lab> {
+    let parsed = match yaml::parse(source, yaml::Limits::default()) {
+        Ok(p) => p,
+        Err(d) => {
+            out.push(d);
+            return None;
+        }
+    };
+    let duplicates = parsed.duplicate_keys;
+    let mut documents = parsed.documents.into_iter();
+    let Some(root) = documents.next() else {
+        out.push(
+            Diagnostic::error("empty-file", "the file is empty")
+                .with_help("run `kubelab init` to write an example lab.yaml"),
+        );
+        return None;
+    };
+    if let Some(extra) = documents.next() {
+        out.push(
+            Diagnostic::error("multiple-documents", "a lab file holds exactly one YAML document")
+                .with_label(extra.span, "a second document starts here")
+                .with_help("remove the `---` and what follows, or split it into its own file"),
+        );
+        return None;
+    }
+    if !identify(&root, out) {
+        return None;
+    }
+    let json = yaml::to_json(&root, spans);
+    out.extend(duplicates);
+    let structural = schema::check_structure(&json, spans);
+    let had_structural = !structural.is_empty();
+    out.extend(structural);
+    if had_structural || out.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    match serde_path_to_error::deserialize::<_, Lab>(&json) {
+        Ok(lab) => Some(lab),
+        Err(e) => {
+            let pointer = serde_pointer(e.path());
+            out.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("{} is invalid: {}", schema::describe_pointer(&pointer), e.inner()),
+                )
+                .with_label_opt(spans.nearest(&pointer), "invalid value"),
+            );
+            None
+        }
+    }
+}
+
+/// Makes sure the document is a kubelab Lab before checking it as one, so that feeding a
+/// Deployment or a Talos config gets one clear sentence instead of fifty unknown fields.
+fn identify(root: &yaml::Node, out: &mut Vec<Diagnostic>) -> bool {
+    let yaml::Value::Map(_) = &root.value else {
+        out.push(
+            Diagnostic::error(
+                "not-a-mapping",
+                format!("the document is {}, but a lab file is a mapping", root.value.type_name()),
+            )
+            .with_label(root.span, "expected `apiVersion: kubelab.dev/v1alpha1` and `kind: Lab` here")
+            .with_help("run `kubelab init` to see what a lab file looks like"),
+        );
+        return false;
+    };
+    let kind = root.get("kind");
+    let api_version = root.get("apiVersion");
+    match kind.and_then(yaml::Node::as_str) {
+        Some(model::KIND) => {}
+        Some(other) => {
+            let what = match api_version.and_then(yaml::Node::as_str) {
+                Some(v) => format!("a `{other}` ({v})"),
+                None => format!("a `{other}`"),
+            };
+            out.push(
+                Diagnostic::error("not-a-lab", format!("this is {what}, not a kubelab Lab"))
+                    .with_label_opt(kind.map(|k| k.span), "expected `Lab`")
+                    .with_help("kubelab check reads lab files (`kind: Lab`); use `kubelab lint` for Kubernetes manifests"),
+            );
+            return false;
+        }
+        None => {
+            if root.get("machine").is_some() || root.get("version").is_some() {
+                out.push(
+                    Diagnostic::error("not-a-lab", "this looks like a Talos machine config, not a kubelab Lab")
+                        .with_label(root.span, "no `kind: Lab`")
+                        .with_help("kubelab renders Talos configs from lab.yaml; run `kubelab init` to write one"),
+                );
+                return false;
+            }
+        }
+    }
+    if let Some(v) = api_version {
+        if v.as_str() != Some(model::API_VERSION) {
+            out.push(
+                Diagnostic::error("unknown-api-version", "unsupported apiVersion")
+                    .with_label(v.span, format!("expected `{}`", model::API_VERSION))
+                    .with_help(format!(
+                        "this kubelab reads `{}`; a newer file may need a newer kubelab",
+                        model::API_VERSION
+                    )),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+fn serde_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => out.push_str(&format!("/{}", yaml::escape_pointer(key))),
+            Segment::Enum { variant } => out.push_str(&format!("/{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    out
+}

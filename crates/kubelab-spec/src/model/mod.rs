@@ -1,0 +1,145 @@
+//! The lab.yaml model, `apiVersion: kubelab.dev/v1alpha1`, `kind: Lab`.
+//!
+//! These types are the single source of truth: the JSON Schema (`kubelab schema`), the
+//! reference page and the structural checks are all derived from them.
+
+mod capacity;
+mod network;
+mod node;
+mod platform;
+mod storage;
+mod talos;
+mod types;
+
+pub use capacity::Capacity;
+pub use network::{Bgp, BgpSpeakers, LbBlock, LbPool, LoadBalancer, Network, Router, RouterKind};
+pub use node::{Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect};
+pub use platform::{
+    AllowRule, AppNamespace, Backup, EtcdBackup, Flux, Gitops, Monitoring, Peer, PodSecurityLevel,
+    PolicyRule, RbacSubject, Security, SubjectKind, VeleroBackup,
+};
+pub use storage::{LocalPath, Nas, NfsCsi, NfsExport, ReclaimPolicy, S3Endpoint, Storage};
+pub use talos::{JsonPatchOp, JsonPatchOperation, TalosOverrides, TalosPatch, TalosSettings};
+pub use types::{Cidr, LabelSelector, LabelSelectorRequirement, SelectorOperator, Version};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const API_VERSION: &str = "kubelab.dev/v1alpha1";
+pub const KIND: &str = "Lab";
+
+/// A home lab: its machines, network, router, NAS and what runs on the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "kubelab Lab")]
+pub struct Lab {
+    /// Always `kubelab.dev/v1alpha1`.
+    #[schemars(extend("const" = API_VERSION))]
+    pub api_version: String,
+    /// Always `Lab`.
+    #[schemars(extend("const" = KIND))]
+    pub kind: String,
+    pub metadata: Metadata,
+    /// Kubernetes-level settings.
+    #[serde(default)]
+    pub cluster: Cluster,
+    /// Talos, Kubernetes and Cilium versions.
+    #[serde(default)]
+    pub versions: Versions,
+    pub network: Network,
+    /// Every machine in the cluster.
+    pub nodes: Vec<Node>,
+    /// The upstream router the cluster peers with over BGP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Router>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<Bgp>,
+    #[serde(default)]
+    pub load_balancer: LoadBalancer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nas: Option<Nas>,
+    #[serde(default)]
+    pub storage: Storage,
+    #[serde(default)]
+    pub security: Security,
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub backup: Backup,
+    #[serde(default)]
+    pub gitops: Gitops,
+    #[serde(default)]
+    pub talos: TalosSettings,
+    /// Per-node memory overheads used by `check` and `plan`.
+    #[serde(default)]
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Cluster name (a DNS label), used for the Talos cluster and kubeconfig contexts.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    /// Let workloads run on control planes (for labs without separate workers).
+    #[serde(default)]
+    pub allow_scheduling_on_control_planes: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Versions {
+    /// Talos Linux release.
+    #[serde(default = "crate::versions::default_talos")]
+    pub talos: Version,
+    /// Kubernetes release.
+    #[serde(default = "crate::versions::default_kubernetes")]
+    pub kubernetes: Version,
+    /// Cilium release.
+    #[serde(default = "crate::versions::default_cilium")]
+    pub cilium: Version,
+}
+
+impl Default for Versions {
+    fn default() -> Self {
+        Self {
+            talos: crate::versions::default_talos(),
+            kubernetes: crate::versions::default_kubernetes(),
+            cilium: crate::versions::default_cilium(),
+        }
+    }
+}
+
+impl Lab {
+    pub fn control_planes(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.role == Role::Controlplane)
+    }
+
+    pub fn workers(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.role == Role::Worker)
+    }
+
+    /// Nodes that run BGP sessions, when BGP is enabled.
+    pub fn bgp_speakers(&self) -> Vec<(usize, &Node)> {
+        let Some(bgp) = self.bgp.as_ref().filter(|b| b.enabled) else {
+            return Vec::new();
+        };
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| bgp.speakers.roles.contains(&n.role) || bgp.speakers.nodes.contains(&n.name))
+            .collect()
+    }
+}

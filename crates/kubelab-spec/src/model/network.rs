@@ -1,0 +1,177 @@
+//! The node network, the upstream router, BGP, and LoadBalancer address pools.
+
+use std::net::Ipv4Addr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::node::Role;
+use super::types::{Cidr, LabelSelector};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Network {
+    /// The subnet every node sits on, such as `10.0.0.0/24`.
+    pub subnet: Cidr,
+    /// Default gateway (usually the router's LAN address).
+    pub gateway: Ipv4Addr,
+    /// DNS resolvers for the nodes. Empty means the gateway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<Ipv4Addr>,
+    /// NTP servers (names or addresses). Empty means Talos's default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ntp: Vec<String>,
+    /// Shared virtual IP that the control planes hold for the Kubernetes API. Recommended with
+    /// more than one control plane; without it the API endpoint is the first control plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_vip: Option<Ipv4Addr>,
+    /// Pod network.
+    #[serde(default = "default_pod_cidr")]
+    pub pod_cidr: Cidr,
+    /// Service (ClusterIP) network.
+    #[serde(default = "default_service_cidr")]
+    pub service_cidr: Cidr,
+    /// Link MTU.
+    #[serde(default = "default_mtu")]
+    #[schemars(range(min = 1280, max = 9216))]
+    pub mtu: u16,
+    /// Cluster DNS domain.
+    #[serde(default = "default_cluster_domain")]
+    pub cluster_domain: String,
+}
+
+fn default_pod_cidr() -> Cidr {
+    "10.244.0.0/16".parse().expect("valid literal")
+}
+
+fn default_service_cidr() -> Cidr {
+    "10.96.0.0/12".parse().expect("valid literal")
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
+fn default_cluster_domain() -> String {
+    "cluster.local".to_string()
+}
+
+/// The router the cluster peers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Router {
+    /// A name for the router (used in rendered files).
+    pub name: String,
+    /// Which router software its configuration is rendered for.
+    pub kind: RouterKind,
+    /// The router's address on the node subnet (the BGP peer address).
+    pub address: Ipv4Addr,
+    /// The router's autonomous system number.
+    pub asn: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RouterKind {
+    /// pfSense with the FRR package.
+    Pfsense,
+    /// OPNsense with the os-frr plugin.
+    Opnsense,
+    /// Any router running FRR.
+    Frr,
+}
+
+/// Cilium's BGP control plane: which nodes peer with the router and what they advertise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bgp {
+    /// Turn BGP off without deleting the section.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The cluster's autonomous system number. Equal to the router's means iBGP.
+    pub asn: u32,
+    /// Which nodes run BGP sessions with the router.
+    #[serde(default)]
+    pub speakers: BgpSpeakers,
+    /// Advertise each node's pod CIDR as well as LoadBalancer IPs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub advertise_pod_cidr: bool,
+    /// Hold time in seconds (keepalive is a third of it).
+    #[serde(default = "default_hold_time")]
+    #[schemars(range(min = 3, max = 65535))]
+    pub hold_time_seconds: u32,
+    /// Graceful restart keeps routes while a Cilium agent restarts.
+    #[serde(default = "default_true")]
+    pub graceful_restart: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_hold_time() -> u32 {
+    90
+}
+
+/// BGP speakers: every node with one of `roles`, plus the nodes named in `nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BgpSpeakers {
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+impl Default for BgpSpeakers {
+    fn default() -> Self {
+        Self {
+            roles: vec![Role::Worker],
+            nodes: Vec::new(),
+        }
+    }
+}
+
+/// LoadBalancer IP address management (Cilium LB-IPAM).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Address pools that LoadBalancer Services draw from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<LbPool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LbPool {
+    /// Pool name (a DNS label).
+    pub name: String,
+    /// Address blocks: each a `cidr`, or a `start`–`stop` range.
+    pub blocks: Vec<LbBlock>,
+    /// Only Services matching this selector get addresses from the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_selector: Option<LabelSelector>,
+}
+
+/// One block of a pool: either `cidr`, or `start` and `stop`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LbBlock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<Cidr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Ipv4Addr>,
+}
+
+impl LbBlock {
+    /// The inclusive address range, when the block is well-formed.
+    pub fn range(&self) -> Option<(u32, u32)> {
+        match (self.cidr, self.start, self.stop) {
+            (Some(c), None, None) => Some((u32::from(c.0.network()), u32::from(c.0.broadcast()))),
+            (None, Some(a), Some(b)) if a <= b => Some((u32::from(a), u32::from(b))),
+            _ => None,
+        }
+    }
+}

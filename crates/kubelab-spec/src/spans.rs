@@ -1,0 +1,49 @@
+//! Where each value of a lab file sits in the source, by JSON pointer (`/nodes/2/ip`).
+//!
+//! Checks run on the typed model and name the pointer of what they complain about; this index
+//! turns that into a span for the diagnostic.
+
+use std::collections::HashMap;
+
+use crate::source::ByteSpan;
+
+#[derive(Debug, Default, Clone)]
+pub struct SpanIndex {
+    values: HashMap<String, ByteSpan>,
+    keys: HashMap<String, ByteSpan>,
+}
+
+impl SpanIndex {
+    pub fn insert_value(&mut self, pointer: &str, span: ByteSpan) {
+        self.values.insert(pointer.to_string(), span);
+    }
+
+    pub fn insert_key(&mut self, pointer: &str, span: ByteSpan) {
+        self.keys.insert(pointer.to_string(), span);
+    }
+
+    /// The span of the value at `pointer`.
+    pub fn value(&self, pointer: &str) -> Option<ByteSpan> {
+        self.values.get(pointer).copied()
+    }
+
+    /// The span of the key that introduces `pointer`, falling back to its value.
+    pub fn key(&self, pointer: &str) -> Option<ByteSpan> {
+        self.keys.get(pointer).copied().or_else(|| self.value(pointer))
+    }
+
+    /// The span of the value at `pointer`, or of its nearest ancestor that exists in the file
+    /// (a defaulted field has no span of its own; its parent shows where to add it).
+    pub fn nearest(&self, pointer: &str) -> Option<ByteSpan> {
+        let mut p = pointer;
+        loop {
+            if let Some(span) = self.keys.get(p).or_else(|| self.values.get(p)) {
+                return Some(*span);
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return self.values.get("").copied(),
+            }
+        }
+    }
+}

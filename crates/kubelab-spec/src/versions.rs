@@ -1,0 +1,93 @@
+//! Default versions and the compatibility matrix `check` enforces.
+//!
+//! One table to update per release. Sources: Talos's support matrix and
+//! `pkg/machinery/constants`, Cilium's "Kubernetes compatibility" page.
+
+use crate::model::Version;
+
+/// Talos minors kubelab renders for, with the Kubernetes minors each supports and the
+/// Kubernetes release it ships by default.
+pub struct TalosRelease {
+    pub minor: (u32, u32),
+    pub kubernetes_min: (u32, u32),
+    pub kubernetes_max: (u32, u32),
+    pub default_kubernetes: Version,
+    /// kubelab has schemas and renderers for this release.
+    pub rendered: bool,
+}
+
+pub const TALOS_RELEASES: &[TalosRelease] = &[
+    TalosRelease {
+        minor: (1, 12),
+        kubernetes_min: (1, 30),
+        kubernetes_max: (1, 35),
+        default_kubernetes: Version::new(1, 35, 4),
+        rendered: true,
+    },
+    TalosRelease {
+        minor: (1, 13),
+        kubernetes_min: (1, 31),
+        kubernetes_max: (1, 36),
+        default_kubernetes: Version::new(1, 36, 3),
+        rendered: true,
+    },
+    TalosRelease {
+        minor: (1, 14),
+        kubernetes_min: (1, 32),
+        kubernetes_max: (1, 37),
+        default_kubernetes: Version::new(1, 37, 0),
+        rendered: false,
+    },
+];
+
+/// Cilium minors with the Kubernetes minors they are tested against.
+pub struct CiliumRelease {
+    pub minor: (u32, u32),
+    pub kubernetes_min: (u32, u32),
+    pub kubernetes_max: (u32, u32),
+}
+
+pub const CILIUM_RELEASES: &[CiliumRelease] = &[
+    CiliumRelease {
+        minor: (1, 18),
+        kubernetes_min: (1, 30),
+        kubernetes_max: (1, 33),
+    },
+    CiliumRelease {
+        minor: (1, 19),
+        kubernetes_min: (1, 32),
+        kubernetes_max: (1, 35),
+    },
+    // Not yet confirmed from Cilium's compatibility page for 1.20: each minor has moved the
+    // tested window up by one Kubernetes minor, so 1.33–1.36 is assumed.
+    CiliumRelease {
+        minor: (1, 20),
+        kubernetes_min: (1, 33),
+        kubernetes_max: (1, 36),
+    },
+];
+
+pub fn default_talos() -> Version {
+    Version::new(1, 13, 10)
+}
+
+pub fn default_kubernetes() -> Version {
+    Version::new(1, 36, 3)
+}
+
+pub fn default_cilium() -> Version {
+    Version::new(1, 20, 3)
+}
+
+pub fn talos_release(v: &Version) -> Option<&'static TalosRelease> {
+    TALOS_RELEASES.iter().find(|r| r.minor == v.minor_pair())
+}
+
+pub fn cilium_release(v: &Version) -> Option<&'static CiliumRelease> {
+    CILIUM_RELEASES.iter().find(|r| r.minor == v.minor_pair())
+}
+
+/// `1.31`-style text for a minor pair.
+pub fn minor_text((major, minor): (u32, u32)) -> String {
+    format!("{major}.{minor}")
+}
