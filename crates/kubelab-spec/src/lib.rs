@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod examples;
 pub mod model;
 pub mod quantity;
+pub mod reference;
 pub mod schema;
 pub mod source;
 pub mod spans;
@@ -80,7 +81,10 @@ pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return whole_file_problem(
             name.to_string(),
-            Diagnostic::error("file-too-large", "the input is larger than a lab file can be (8 MiB)"),
+            Diagnostic::error(
+                "file-too-large",
+                "the input is larger than a lab file can be (8 MiB)",
+            ),
         );
     }
     let text = match std::str::from_utf8(bytes) {
@@ -90,7 +94,10 @@ pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
                 name.to_string(),
                 Diagnostic::error(
                     "not-utf8",
-                    format!("the file is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+                    format!(
+                        "the file is not UTF-8 text (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
                 )
                 .with_help("lab.yaml must be UTF-8 text; is this the right file?"),
             )
@@ -99,22 +106,27 @@ pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
     if text.contains('\0') {
         return whole_file_problem(
             name.to_string(),
-            Diagnostic::error("binary-file", "the file contains NUL bytes; it looks binary, not YAML")
-                .with_help("point kubelab at your lab.yaml; `kubelab init` writes one"),
+            Diagnostic::error(
+                "binary-file",
+                "the file contains NUL bytes; it looks binary, not YAML",
+            )
+            .with_help("point kubelab at your lab.yaml; `kubelab init` writes one"),
         );
     }
     let source = SourceFile::new(name, text);
     let mut checked = Checked {
+        spans: SpanIndex::for_source(source.text()),
         source,
         lab: None,
-        spans: SpanIndex::default(),
         diagnostics: Vec::new(),
     };
-    let lab = load(&checked.source, &mut checked.spans, &mut checked.diagnostics);
+    let lab = load(
+        &checked.source,
+        &mut checked.spans,
+        &mut checked.diagnostics,
+    );
     if let Some(lab) = &lab {
-        checked
-            .diagnostics
-            .extend(checks::run(lab, &checked.spans));
+        checked.diagnostics.extend(checks::run(lab, &checked.spans));
     }
     checked.lab = lab;
     diagnostic::sort_by_position(&mut checked.diagnostics);
@@ -151,9 +163,12 @@ fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -
     };
     if let Some(extra) = documents.next() {
         out.push(
-            Diagnostic::error("multiple-documents", "a lab file holds exactly one YAML document")
-                .with_label(extra.span, "a second document starts here")
-                .with_help("remove the `---` and what follows, or split it into its own file"),
+            Diagnostic::error(
+                "multiple-documents",
+                "a lab file holds exactly one YAML document",
+            )
+            .with_label(extra.span, "a second document starts here")
+            .with_help("remove the `---` and what follows, or split it into its own file"),
         );
         return None;
     }
@@ -175,7 +190,11 @@ fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -
             out.push(
                 Diagnostic::error(
                     "invalid-value",
-                    format!("{} is invalid: {}", schema::describe_pointer(&pointer), e.inner()),
+                    format!(
+                        "{} is invalid: {}",
+                        schema::describe_pointer(&pointer),
+                        e.inner()
+                    ),
                 )
                 .with_label_opt(spans.nearest(&pointer), "invalid value"),
             );
@@ -191,9 +210,15 @@ fn identify(root: &yaml::Node, out: &mut Vec<Diagnostic>) -> bool {
         out.push(
             Diagnostic::error(
                 "not-a-mapping",
-                format!("the document is {}, but a lab file is a mapping", root.value.type_name()),
+                format!(
+                    "the document is {}, but a lab file is a mapping",
+                    root.value.type_name()
+                ),
             )
-            .with_label(root.span, "expected `apiVersion: kubelab.dev/v1alpha1` and `kind: Lab` here")
+            .with_label(
+                root.span,
+                "expected `apiVersion: kubelab.dev/v1alpha1` and `kind: Lab` here",
+            )
             .with_help("run `kubelab init` to see what a lab file looks like"),
         );
         return false;

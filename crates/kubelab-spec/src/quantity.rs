@@ -158,7 +158,9 @@ mod tests {
 
     #[test]
     fn rejects_what_kubernetes_rejects() {
-        for bad in ["", "Gi", "16GB", "16 Gi", "1.2.3", "16gi", "e3", "1e", "1e+", "+", "."] {
+        for bad in [
+            "", "Gi", "16GB", "16 Gi", "1.2.3", "16gi", "e3", "1e", "1e+", "+", ".",
+        ] {
             assert_eq!(parse_quantity(bad), None, "{bad:?} must be rejected");
         }
     }

@@ -15,8 +15,8 @@ use crate::spans::SpanIndex;
 pub fn lab_schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let mut schema = serde_json::to_value(schemars::schema_for!(Lab))
-            .expect("a derived schema serializes");
+        let mut schema =
+            serde_json::to_value(schemars::schema_for!(Lab)).expect("a derived schema serializes");
         if let Value::Object(map) = &mut schema {
             map.insert(
                 "$id".into(),
@@ -57,9 +57,12 @@ pub fn check_structure(instance: &Value, spans: &SpanIndex) -> Vec<Diagnostic> {
                         None => format!("fields allowed here: {}", known.join(", ")),
                     };
                     out.push(
-                        Diagnostic::error("unknown-field", format!("unknown field `{name}` in {place}"))
-                            .with_label_opt(spans.key(&child), "not a field of this section")
-                            .with_help(help),
+                        Diagnostic::error(
+                            "unknown-field",
+                            format!("unknown field `{name}` in {place}"),
+                        )
+                        .with_label_opt(spans.key(&child), "not a field of this section")
+                        .with_help(help),
                     );
                 }
                 continue;
@@ -71,15 +74,24 @@ pub fn check_structure(instance: &Value, spans: &SpanIndex) -> Vec<Diagnostic> {
                 if let Some(d) = child_schema.and_then(description_of) {
                     help.push_str(&format!(" ({})", first_sentence(&d)));
                 }
-                Diagnostic::error("missing-field", format!("{place} is missing the required field `{name}`"))
-                    .with_label_opt(spans.key(&pointer).or(here), format!("`{name}` is required here"))
-                    .with_help(help)
+                Diagnostic::error(
+                    "missing-field",
+                    format!("{place} is missing the required field `{name}`"),
+                )
+                .with_label_opt(
+                    spans.key(&pointer).or(here),
+                    format!("`{name}` is required here"),
+                )
+                .with_help(help)
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = type_words(kind);
                 let found = json_type_words(error.instance());
-                let d = Diagnostic::error("wrong-type", format!("{place} must be {expected}, not {found}"))
-                    .with_label_opt(here, format!("expected {expected}"));
+                let d = Diagnostic::error(
+                    "wrong-type",
+                    format!("{place} must be {expected}, not {found}"),
+                )
+                .with_label_opt(here, format!("expected {expected}"));
                 if expected == "a string" && error.instance().is_number() {
                     d.with_help("YAML reads an unquoted value like 1.20 as a number (1.2); put it in quotes: \"1.20\"")
                 } else {
@@ -90,9 +102,12 @@ pub fn check_structure(instance: &Value, spans: &SpanIndex) -> Vec<Diagnostic> {
                 let choices = list_values(options.as_array().map(Vec::as_slice).unwrap_or(&[]));
                 enum_diagnostic(&place, error.instance(), &choices, here)
             }
-            ValidationErrorKind::Constant { expected_value } => {
-                enum_diagnostic(&place, error.instance(), &list_values(std::slice::from_ref(expected_value)), here)
-            }
+            ValidationErrorKind::Constant { expected_value } => enum_diagnostic(
+                &place,
+                error.instance(),
+                &list_values(std::slice::from_ref(expected_value)),
+                here,
+            ),
             ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
                 match local.map(const_choices).filter(|c| !c.is_empty()) {
                     Some(choices) => enum_diagnostic(&place, error.instance(), &choices, here),
@@ -105,22 +120,33 @@ pub fn check_structure(instance: &Value, spans: &SpanIndex) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Format { format } => Diagnostic::error(
                 "invalid-value",
-                format!("{place} must be {}, not {}", format_words(format), short(error.instance())),
+                format!(
+                    "{place} must be {}, not {}",
+                    format_words(format),
+                    short(error.instance())
+                ),
             )
             .with_label_opt(here, format!("not {}", format_words(format))),
             ValidationErrorKind::Pattern { .. } => with_description(
-                Diagnostic::error("invalid-value", format!("{place} has an invalid value {}", short(error.instance())))
-                    .with_label_opt(here, "invalid format"),
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("{place} has an invalid value {}", short(error.instance())),
+                )
+                .with_label_opt(here, "invalid format"),
                 description,
             ),
-            ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                Diagnostic::error("out-of-range", format!("{place} is below the minimum of {limit}"))
-                    .with_label_opt(here, format!("must be at least {limit}"))
-            }
-            ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-                Diagnostic::error("out-of-range", format!("{place} is above the maximum of {limit}"))
-                    .with_label_opt(here, format!("must be at most {limit}"))
-            }
+            ValidationErrorKind::Minimum { limit }
+            | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
+                "out-of-range",
+                format!("{place} is below the minimum of {limit}"),
+            )
+            .with_label_opt(here, format!("must be at least {limit}")),
+            ValidationErrorKind::Maximum { limit }
+            | ValidationErrorKind::ExclusiveMaximum { limit } => Diagnostic::error(
+                "out-of-range",
+                format!("{place} is above the maximum of {limit}"),
+            )
+            .with_label_opt(here, format!("must be at most {limit}")),
             other => Diagnostic::error("invalid-value", format!("{place}: {}", error_text(other)))
                 .with_label_opt(here, "invalid value"),
         };
@@ -140,16 +166,27 @@ fn with_description(d: Diagnostic, description: Option<String>) -> Diagnostic {
     }
 }
 
-fn enum_diagnostic(place: &str, found: &Value, choices: &[String], here: Option<crate::ByteSpan>) -> Diagnostic {
+fn enum_diagnostic(
+    place: &str,
+    found: &Value,
+    choices: &[String],
+    here: Option<crate::ByteSpan>,
+) -> Diagnostic {
     let found_text = short(found);
     let suggestion = found
         .as_str()
         .and_then(|f| closest(f, choices))
         .map(|s| format!("did you mean `{s}`? "))
         .unwrap_or_default();
-    Diagnostic::error("invalid-value", format!("{place} is {found_text}, which is not an allowed value"))
-        .with_label_opt(here, "not allowed here")
-        .with_help(format!("{suggestion}allowed values: {}", choices.join(", ")))
+    Diagnostic::error(
+        "invalid-value",
+        format!("{place} is {found_text}, which is not an allowed value"),
+    )
+    .with_label_opt(here, "not allowed here")
+    .with_help(format!(
+        "{suggestion}allowed values: {}",
+        choices.join(", ")
+    ))
 }
 
 /// `nodes[2].install.disk` from `/nodes/2/install/disk`, for messages.
@@ -247,7 +284,10 @@ fn const_choices(schema: &Value) -> Vec<String> {
         .map(|branches| {
             branches
                 .iter()
-                .filter_map(|b| b.get("const").or_else(|| b.get("enum").and_then(|e| e.get(0))))
+                .filter_map(|b| {
+                    b.get("const")
+                        .or_else(|| b.get("enum").and_then(|e| e.get(0)))
+                })
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 .collect()
         })
@@ -255,7 +295,10 @@ fn const_choices(schema: &Value) -> Vec<String> {
 }
 
 fn description_of(schema: &Value) -> Option<String> {
-    schema.get("description").and_then(Value::as_str).map(str::to_string)
+    schema
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn first_sentence(text: &str) -> String {
@@ -278,7 +321,12 @@ pub fn closest(word: &str, candidates: &[String]) -> Option<String> {
     let lower = word.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(distance, c)| *distance <= 2.max(c.len() / 3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c.clone())
@@ -300,7 +348,11 @@ fn type_words(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(t) => one(*t).to_string(),
         TypeKind::Multiple(set) => {
-            let words: Vec<_> = set.iter().filter(|t| !matches!(t, jsonschema::JsonType::Null)).map(one).collect();
+            let words: Vec<_> = set
+                .iter()
+                .filter(|t| !matches!(t, jsonschema::JsonType::Null))
+                .map(one)
+                .collect();
             words.join(" or ")
         }
     }
@@ -343,14 +395,20 @@ mod tests {
 
     #[test]
     fn pointer_descriptions_read_like_paths() {
-        assert_eq!(describe_pointer("/nodes/2/install/disk"), "`nodes[2].install.disk`");
+        assert_eq!(
+            describe_pointer("/nodes/2/install/disk"),
+            "`nodes[2].install.disk`"
+        );
         assert_eq!(describe_pointer(""), "the lab");
     }
 
     #[test]
     fn closest_finds_typos_but_not_strangers() {
         let known = vec!["controlPlaneVip".to_string(), "gateway".to_string()];
-        assert_eq!(closest("controlplaneVIP", &known).as_deref(), Some("controlPlaneVip"));
+        assert_eq!(
+            closest("controlplaneVIP", &known).as_deref(),
+            Some("controlPlaneVip")
+        );
         assert_eq!(closest("gatway", &known).as_deref(), Some("gateway"));
         assert_eq!(closest("zebra", &known), None);
     }

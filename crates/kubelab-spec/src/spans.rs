@@ -11,9 +11,22 @@ use crate::source::ByteSpan;
 pub struct SpanIndex {
     values: HashMap<String, ByteSpan>,
     keys: HashMap<String, ByteSpan>,
+    text: String,
 }
 
 impl SpanIndex {
+    /// An index for spans into `text` (kept to trim container spans to their first line).
+    pub fn for_source(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            ..Self::default()
+        }
+    }
+
+    pub fn source_text(&self) -> &str {
+        &self.text
+    }
+
     pub fn insert_value(&mut self, pointer: &str, span: ByteSpan) {
         self.values.insert(pointer.to_string(), span);
     }
@@ -29,21 +42,23 @@ impl SpanIndex {
 
     /// The span of the key that introduces `pointer`, falling back to its value.
     pub fn key(&self, pointer: &str) -> Option<ByteSpan> {
-        self.keys.get(pointer).copied().or_else(|| self.value(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .or_else(|| self.value(pointer))
     }
 
     /// The span of the value at `pointer`, or of its nearest ancestor that exists in the file
-    /// (a defaulted field has no span of its own; its parent shows where to add it).
+    /// (a defaulted field has no span of its own; its parent shows where to add it). The
+    /// document itself is never returned: such a diagnostic is about the whole file.
     pub fn nearest(&self, pointer: &str) -> Option<ByteSpan> {
         let mut p = pointer;
-        loop {
-            if let Some(span) = self.keys.get(p).or_else(|| self.values.get(p)) {
+        while !p.is_empty() {
+            if let Some(span) = self.values.get(p).or_else(|| self.keys.get(p)) {
                 return Some(*span);
             }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return self.values.get("").copied(),
-            }
+            p = &p[..p.rfind('/')?];
         }
+        None
     }
 }

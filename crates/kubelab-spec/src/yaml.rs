@@ -166,16 +166,14 @@ impl Builder<'_> {
                 };
                 self.finish(Node { span: at, value }, anchor)
             }
-            Event::SequenceStart(anchor, _) => {
-                self.push(
-                    Frame::Seq {
-                        start: at,
-                        anchor,
-                        items: Vec::new(),
-                    },
-                    at,
-                )
-            }
+            Event::SequenceStart(anchor, _) => self.push(
+                Frame::Seq {
+                    start: at,
+                    anchor,
+                    items: Vec::new(),
+                },
+                at,
+            ),
             Event::MappingStart(anchor, _) => self.push(
                 Frame::Map {
                     start: at,
@@ -219,8 +217,10 @@ impl Builder<'_> {
             }
             Event::Alias(id) => {
                 let Some(target) = self.anchors.get(&id) else {
-                    return Err(Diagnostic::error("yaml-alias", "alias to an unknown anchor")
-                        .with_label(at, "no anchor with this name was defined before it"));
+                    return Err(
+                        Diagnostic::error("yaml-alias", "alias to an unknown anchor")
+                            .with_label(at, "no anchor with this name was defined before it"),
+                    );
                 };
                 // Each alias copies its target: count the copy so nested aliases cannot
                 // multiply a small file into gigabytes (the "billion laughs" attack).
@@ -261,7 +261,10 @@ impl Builder<'_> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(Diagnostic::error(
                 "yaml-too-deep",
-                format!("values are nested more than {} levels deep", self.limits.max_depth),
+                format!(
+                    "values are nested more than {} levels deep",
+                    self.limits.max_depth
+                ),
             )
             .with_label(at, "the limit was passed here")
             .with_help("a lab file nests a few levels at most; check for runaway `[` or `{`"));
@@ -307,7 +310,9 @@ impl Builder<'_> {
                             )
                             .with_label(node.span, "duplicate key")
                             .with_label(*first, "first defined here")
-                            .with_help("YAML keeps only one of them; remove or merge the duplicate"),
+                            .with_help(
+                                "YAML keeps only one of them; remove or merge the duplicate",
+                            ),
                         );
                     } else {
                         seen.insert(name.clone(), node.span);
@@ -390,7 +395,11 @@ pub fn to_json(node: &Node, index: &mut crate::spans::SpanIndex) -> serde_json::
     to_json_at(node, String::new(), index)
 }
 
-fn to_json_at(node: &Node, pointer: String, index: &mut crate::spans::SpanIndex) -> serde_json::Value {
+fn to_json_at(
+    node: &Node,
+    pointer: String,
+    index: &mut crate::spans::SpanIndex,
+) -> serde_json::Value {
     use serde_json::Value as J;
     let json = match &node.value {
         Value::Null => J::Null,
@@ -417,8 +426,21 @@ fn to_json_at(node: &Node, pointer: String, index: &mut crate::spans::SpanIndex)
             J::Object(map)
         }
     };
-    index.insert_value(&pointer, node.span);
+    index.insert_value(&pointer, label_span(node, index.source_text()));
     json
+}
+
+/// A label on a list or mapping underlines its first line only: a snippet of the whole
+/// section would bury the message.
+fn label_span(node: &Node, text: &str) -> ByteSpan {
+    match node.value {
+        Value::Seq(_) | Value::Map(_) => {
+            let start = node.span.start.min(text.len());
+            let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            ByteSpan::new(start, node.span.end.min(line_end))
+        }
+        _ => node.span,
+    }
 }
 
 /// RFC 6901 escaping of one JSON pointer segment.
@@ -489,6 +511,9 @@ mod tests {
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
         let err = parse_one(&text).err().expect("must be refused");
-        assert!(matches!(err.code, "yaml-too-deep" | "yaml-syntax"), "{err:?}");
+        assert!(
+            matches!(err.code, "yaml-too-deep" | "yaml-syntax"),
+            "{err:?}"
+        );
     }
 }

@@ -1,1 +1,35 @@
-fn main(){}
+//! kubelab: declarative home-lab Kubernetes from one lab.yaml.
+//!
+//! The binary is glue: argument parsing, output formatting and exit codes. The logic lives in
+//! the library crates.
+
+mod cli;
+mod commands;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes: findings about the user's input are 1, usage and tool failures are 2.
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let style = output::Style::detect(cli.color);
+    let result = match cli.command {
+        cli::Command::Init(args) => commands::init::run(args),
+        cli::Command::Check(args) => commands::check::run(args, style),
+        cli::Command::Schema(args) => commands::schema::run(args),
+        cli::Command::Completions(args) => commands::completions::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", style.error_line(&e));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

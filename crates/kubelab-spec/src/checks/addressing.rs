@@ -50,10 +50,16 @@ fn node_addresses(ctx: &Context, out: &mut Vec<Diagnostic>) {
         if let Some(ip) = node.ip {
             if let Some(&first) = ips.get(&ip) {
                 out.push(
-                    Diagnostic::error("duplicate-ip", format!("nodes `{}` and `{}` share the address {ip}", ctx.lab.nodes[first].name, node.name))
-                        .with_label_opt(ctx.at_node(i, "ip"), "second use")
-                        .with_label_opt(ctx.at_node(first, "ip"), "first use")
-                        .with_help("give every node its own address"),
+                    Diagnostic::error(
+                        "duplicate-ip",
+                        format!(
+                            "nodes `{}` and `{}` share the address {ip}",
+                            ctx.lab.nodes[first].name, node.name
+                        ),
+                    )
+                    .with_label_opt(ctx.at_node(i, "ip"), "second use")
+                    .with_label_opt(ctx.at_node(first, "ip"), "first use")
+                    .with_help("give every node its own address"),
                 );
             } else {
                 ips.insert(ip, i);
@@ -63,10 +69,16 @@ fn node_addresses(ctx: &Context, out: &mut Vec<Diagnostic>) {
             let normal = mac.to_ascii_lowercase();
             if let Some(&first) = macs.get(&normal) {
                 out.push(
-                    Diagnostic::error("duplicate-mac", format!("nodes `{}` and `{}` share the MAC address {mac}", ctx.lab.nodes[first].name, node.name))
-                        .with_label_opt(ctx.at_node(i, "interface/mac"), "second use")
-                        .with_label_opt(ctx.at_node(first, "interface/mac"), "first use")
-                        .with_help("a MAC address identifies one network card; copy-paste mistake?"),
+                    Diagnostic::error(
+                        "duplicate-mac",
+                        format!(
+                            "nodes `{}` and `{}` share the MAC address {mac}",
+                            ctx.lab.nodes[first].name, node.name
+                        ),
+                    )
+                    .with_label_opt(ctx.at_node(i, "interface/mac"), "second use")
+                    .with_label_opt(ctx.at_node(first, "interface/mac"), "first use")
+                    .with_help("a MAC address identifies one network card; copy-paste mistake?"),
                 );
             } else {
                 macs.insert(normal, i);
@@ -76,10 +88,16 @@ fn node_addresses(ctx: &Context, out: &mut Vec<Diagnostic>) {
     if let Some(vip) = ctx.lab.network.control_plane_vip {
         if let Some(&i) = ips.get(&vip) {
             out.push(
-                Diagnostic::error("vip-is-node-ip", format!("the control-plane VIP {vip} is also node `{}`'s address", ctx.lab.nodes[i].name))
-                    .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
-                    .with_label_opt(ctx.at_node(i, "ip"), "node address")
-                    .with_help("the VIP must be a free address on the subnet that no machine uses"),
+                Diagnostic::error(
+                    "vip-is-node-ip",
+                    format!(
+                        "the control-plane VIP {vip} is also node `{}`'s address",
+                        ctx.lab.nodes[i].name
+                    ),
+                )
+                .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
+                .with_label_opt(ctx.at_node(i, "ip"), "node address")
+                .with_help("the VIP must be a free address on the subnet that no machine uses"),
             );
         }
     } else if ctx.lab.control_planes().count() > 1 {
@@ -96,35 +114,63 @@ fn subnet_membership(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let mut must_be_inside = |addr: Ipv4Addr, what: String, pointer: String| {
         if !net.contains(&addr) {
             out.push(
-                Diagnostic::error("outside-subnet", format!("{what} {addr} is outside the node subnet {net}"))
-                    .with_label_opt(ctx.at(&pointer), format!("not in {net}"))
-                    .with_label_opt(ctx.at("/network/subnet"), "node subnet")
-                    .with_help("use an address inside the subnet, or widen `network.subnet`"),
+                Diagnostic::error(
+                    "outside-subnet",
+                    format!("{what} {addr} is outside the node subnet {net}"),
+                )
+                .with_label_opt(ctx.at(&pointer), format!("not in {net}"))
+                .with_label_opt(ctx.at("/network/subnet"), "node subnet")
+                .with_help("use an address inside the subnet, or widen `network.subnet`"),
             );
         } else if net.prefix_len() < 31 && (addr == net.network() || addr == net.broadcast()) {
             out.push(
-                Diagnostic::error("reserved-address", format!("{what} {addr} is the subnet's {} address", if addr == net.network() { "network" } else { "broadcast" }))
-                    .with_label_opt(ctx.at(&pointer), "not usable by a host")
-                    .with_help("pick an address between the first and last of the subnet"),
+                Diagnostic::error(
+                    "reserved-address",
+                    format!(
+                        "{what} {addr} is the subnet's {} address",
+                        if addr == net.network() {
+                            "network"
+                        } else {
+                            "broadcast"
+                        }
+                    ),
+                )
+                .with_label_opt(ctx.at(&pointer), "not usable by a host")
+                .with_help("pick an address between the first and last of the subnet"),
             );
         }
     };
-    must_be_inside(ctx.lab.network.gateway, "the gateway".into(), "/network/gateway".into());
+    must_be_inside(
+        ctx.lab.network.gateway,
+        "the gateway".into(),
+        "/network/gateway".into(),
+    );
     if let Some(vip) = ctx.lab.network.control_plane_vip {
-        must_be_inside(vip, "the control-plane VIP".into(), "/network/controlPlaneVip".into());
+        must_be_inside(
+            vip,
+            "the control-plane VIP".into(),
+            "/network/controlPlaneVip".into(),
+        );
     }
     for (i, node) in ctx.lab.nodes.iter().enumerate() {
         if let Some(ip) = node.ip {
-            must_be_inside(ip, format!("node `{}`'s address", node.name), format!("/nodes/{i}/ip"));
+            must_be_inside(
+                ip,
+                format!("node `{}`'s address", node.name),
+                format!("/nodes/{i}/ip"),
+            );
         }
     }
     if let Some(vip) = ctx.lab.network.control_plane_vip {
         if vip == ctx.lab.network.gateway {
             out.push(
-                Diagnostic::error("vip-is-gateway", "the control-plane VIP is the gateway's address")
-                    .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
-                    .with_label_opt(ctx.at("/network/gateway"), "gateway")
-                    .with_help("choose a free address for the VIP"),
+                Diagnostic::error(
+                    "vip-is-gateway",
+                    "the control-plane VIP is the gateway's address",
+                )
+                .with_label_opt(ctx.at("/network/controlPlaneVip"), "VIP")
+                .with_label_opt(ctx.at("/network/gateway"), "gateway")
+                .with_help("choose a free address for the VIP"),
             );
         }
     }
@@ -135,7 +181,11 @@ fn prefix_overlaps(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let mut ranges = vec![
         cidr_range("the node subnet", net.subnet, ctx.at("/network/subnet")),
         cidr_range("the pod CIDR", net.pod_cidr, ctx.at("/network/podCidr")),
-        cidr_range("the service CIDR", net.service_cidr, ctx.at("/network/serviceCidr")),
+        cidr_range(
+            "the service CIDR",
+            net.service_cidr,
+            ctx.at("/network/serviceCidr"),
+        ),
     ];
     for (p, pool) in ctx.lab.load_balancer.pools.iter().enumerate() {
         for (b, block) in pool.blocks.iter().enumerate() {
@@ -191,18 +241,34 @@ fn pool_contents(ctx: &Context, out: &mut Vec<Diagnostic>) {
         .nodes
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| n.ip.map(|ip| (ip, format!("node `{}`", n.name), format!("/nodes/{i}/ip"))))
+        .filter_map(|(i, n)| {
+            n.ip.map(|ip| (ip, format!("node `{}`", n.name), format!("/nodes/{i}/ip")))
+        })
         .collect();
-    taken.push((lab.network.gateway, "the gateway".into(), "/network/gateway".into()));
+    taken.push((
+        lab.network.gateway,
+        "the gateway".into(),
+        "/network/gateway".into(),
+    ));
     if let Some(vip) = lab.network.control_plane_vip {
-        taken.push((vip, "the control-plane VIP".into(), "/network/controlPlaneVip".into()));
+        taken.push((
+            vip,
+            "the control-plane VIP".into(),
+            "/network/controlPlaneVip".into(),
+        ));
     }
     if let Some(router) = &lab.router {
-        taken.push((router.address, "the router".into(), "/router/address".into()));
+        taken.push((
+            router.address,
+            "the router".into(),
+            "/router/address".into(),
+        ));
     }
     for (p, pool) in lab.load_balancer.pools.iter().enumerate() {
         for (b, block) in pool.blocks.iter().enumerate() {
-            let Some((first, last)) = block.range() else { continue };
+            let Some((first, last)) = block.range() else {
+                continue;
+            };
             for (ip, what, pointer) in &taken {
                 let n = u32::from(*ip);
                 if first <= n && n <= last {
@@ -235,9 +301,15 @@ fn host_bits(ctx: &Context, out: &mut Vec<Diagnostic>) {
     for (pointer, cidr) in prefixes {
         if cidr.has_host_bits() {
             out.push(
-                Diagnostic::warning("cidr-host-bits", format!("{cidr} has host bits set; it means {}", cidr.net().trunc()))
-                    .with_label_opt(ctx.at(&pointer), format!("did you mean {}?", cidr.net().trunc()))
-                    .with_help("write the network address of the prefix"),
+                Diagnostic::warning(
+                    "cidr-host-bits",
+                    format!("{cidr} has host bits set; it means {}", cidr.net().trunc()),
+                )
+                .with_label_opt(
+                    ctx.at(&pointer),
+                    format!("did you mean {}?", cidr.net().trunc()),
+                )
+                .with_help("write the network address of the prefix"),
             );
         }
     }
@@ -251,21 +323,37 @@ mod tests {
     fn duplicate_ips_and_macs_are_errors() {
         let lab = homelab_with(|t| t.replace("ip: 10.10.0.22", "ip: 10.10.0.21"));
         assert!(codes(&lab).contains(&"duplicate-ip"));
-        let lab = homelab_with(|t| t.replace("interface: { name: eth0 }", "interface: { mac: \"aa:bb:cc:dd:ee:ff\" }"));
+        let lab = homelab_with(|t| {
+            t.replace(
+                "interface: { name: eth0 }",
+                "interface: { mac: \"aa:bb:cc:dd:ee:ff\" }",
+            )
+        });
         assert!(codes(&lab).contains(&"duplicate-mac"));
-        assert!(!codes(&homelab_with(|t| t)).iter().any(|c| c.starts_with("duplicate")));
+        assert!(!codes(&homelab_with(|t| t))
+            .iter()
+            .any(|c| c.starts_with("duplicate")));
     }
 
     #[test]
     fn addresses_outside_the_subnet_are_errors() {
-        let lab = homelab_with(|t| t.replace("ip: 10.10.0.23", "ip: 10.10.1.23").replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.20.0.10"));
+        let lab = homelab_with(|t| {
+            t.replace("ip: 10.10.0.23", "ip: 10.10.1.23")
+                .replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.20.0.10")
+        });
         let c = codes(&lab);
-        assert_eq!(c.iter().filter(|c| **c == "outside-subnet").count(), 2, "{c:?}");
+        assert_eq!(
+            c.iter().filter(|c| **c == "outside-subnet").count(),
+            2,
+            "{c:?}"
+        );
     }
 
     #[test]
     fn vip_equal_to_a_node_ip_is_an_error() {
-        let lab = homelab_with(|t| t.replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.10.0.11"));
+        let lab = homelab_with(|t| {
+            t.replace("controlPlaneVip: 10.10.0.10", "controlPlaneVip: 10.10.0.11")
+        });
         assert!(codes(&lab).contains(&"vip-is-node-ip"));
     }
 
@@ -275,12 +363,20 @@ mod tests {
         assert!(codes(&lab).contains(&"overlapping-ranges"));
         let lab = homelab_with(|t| t.replace("cidr: 10.10.100.0/26", "cidr: 10.10.0.0/26"));
         let c = codes(&lab);
-        assert!(c.contains(&"overlapping-ranges") && c.contains(&"pool-contains-host"), "{c:?}");
+        assert!(
+            c.contains(&"overlapping-ranges") && c.contains(&"pool-contains-host"),
+            "{c:?}"
+        );
     }
 
     #[test]
     fn start_stop_pools_are_checked_too() {
-        let lab = homelab_with(|t| t.replace("- cidr: 10.10.100.0/26", "- { start: 10.10.100.20, stop: 10.10.100.10 }"));
+        let lab = homelab_with(|t| {
+            t.replace(
+                "- cidr: 10.10.100.0/26",
+                "- { start: 10.10.100.20, stop: 10.10.100.10 }",
+            )
+        });
         assert!(codes(&lab).contains(&"invalid-pool-block"));
     }
 
@@ -292,8 +388,16 @@ mod tests {
 
     #[test]
     fn missing_address_and_both_addresses_are_errors() {
-        let lab = homelab_with(|t| t.replace("    ip: 10.10.0.23\n", "").replace("    ip: 10.10.0.22\n", "    ip: 10.10.0.22\n    dhcp: true\n"));
+        let lab = homelab_with(|t| {
+            t.replace("    ip: 10.10.0.23\n", "").replace(
+                "    ip: 10.10.0.22\n",
+                "    ip: 10.10.0.22\n    dhcp: true\n",
+            )
+        });
         let c = codes(&lab);
-        assert!(c.contains(&"no-address") && c.contains(&"ip-and-dhcp"), "{c:?}");
+        assert!(
+            c.contains(&"no-address") && c.contains(&"ip-and-dhcp"),
+            "{c:?}"
+        );
     }
 }

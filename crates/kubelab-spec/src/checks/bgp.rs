@@ -19,9 +19,12 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let Some(bgp) = lab.bgp.as_ref().filter(|b| b.enabled) else {
         if !lab.load_balancer.pools.is_empty() && lab.bgp.is_none() {
             out.push(
-                Diagnostic::warning("pools-without-bgp", "LoadBalancer pools are defined but nothing announces them")
-                    .with_label_opt(ctx.key("/loadBalancer"), "addresses are handed out")
-                    .with_help("add a `bgp:` section so Cilium advertises the addresses to the router"),
+                Diagnostic::warning(
+                    "pools-without-bgp",
+                    "LoadBalancer pools are defined but nothing announces them",
+                )
+                .with_label_opt(ctx.key("/loadBalancer"), "addresses are handed out")
+                .with_help("add a `bgp:` section so Cilium advertises the addresses to the router"),
             );
         }
         return;
@@ -50,26 +53,42 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("nodes in this lab: {}", known.join(", ")));
             out.push(
-                Diagnostic::error("unknown-node", format!("BGP speaker `{name}` is not a node of this lab"))
-                    .with_label_opt(ctx.at(&format!("/bgp/speakers/nodes/{i}")), "no such node")
-                    .with_help(hint),
+                Diagnostic::error(
+                    "unknown-node",
+                    format!("BGP speaker `{name}` is not a node of this lab"),
+                )
+                .with_label_opt(ctx.at(&format!("/bgp/speakers/nodes/{i}")), "no such node")
+                .with_help(hint),
             );
         }
     }
     let speakers = lab.bgp_speakers();
     if speakers.is_empty() {
         out.push(
-            Diagnostic::error("no-bgp-speakers", "BGP is enabled but no node is selected to speak it")
-                .with_label_opt(ctx.key("/bgp/speakers"), "selects no node")
-                .with_help("set `bgp.speakers.roles: [worker]`, or list node names under `bgp.speakers.nodes`"),
+            Diagnostic::error(
+                "no-bgp-speakers",
+                "BGP is enabled but no node is selected to speak it",
+            )
+            .with_label_opt(ctx.key("/bgp/speakers"), "selects no node")
+            .with_help(
+                "set `bgp.speakers.roles: [worker]`, or list node names under `bgp.speakers.nodes`",
+            ),
         );
     }
     for (i, node) in speakers {
         if node.dhcp {
             out.push(
-                Diagnostic::warning("bgp-speaker-dhcp", format!("BGP speaker `{}` takes its address from DHCP", node.name))
-                    .with_label_opt(ctx.at_node(i, "dhcp"), "the router's neighbor list names this address")
-                    .with_help("give BGP speakers static addresses, or reserve them on the DHCP server"),
+                Diagnostic::warning(
+                    "bgp-speaker-dhcp",
+                    format!("BGP speaker `{}` takes its address from DHCP", node.name),
+                )
+                .with_label_opt(
+                    ctx.at_node(i, "dhcp"),
+                    "the router's neighbor list names this address",
+                )
+                .with_help(
+                    "give BGP speakers static addresses, or reserve them on the DHCP server",
+                ),
             );
         }
     }
@@ -77,14 +96,43 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
 
 fn asn(ctx: &Context, out: &mut Vec<Diagnostic>, asn: u32, pointer: &str, whose: &str) {
     let (code, message, help, error) = match asn {
-        0 => ("invalid-asn", format!("ASN 0 is reserved and cannot be used for {whose}"), "use a private ASN: 64512–65534, or 4200000000–4294967294", true),
-        23456 => ("invalid-asn", format!("ASN 23456 (AS_TRANS) cannot be used for {whose}"), "use a private ASN: 64512–65534", true),
-        65535 | 4_294_967_295 => ("invalid-asn", format!("ASN {asn} is reserved"), "use a private ASN: 64512–65534", true),
-        64496..=64511 | 65536..=65551 => ("documentation-asn", format!("ASN {asn} is reserved for documentation"), "use a private ASN: 64512–65534", false),
+        0 => (
+            "invalid-asn",
+            format!("ASN 0 is reserved and cannot be used for {whose}"),
+            "use a private ASN: 64512–65534, or 4200000000–4294967294",
+            true,
+        ),
+        23456 => (
+            "invalid-asn",
+            format!("ASN 23456 (AS_TRANS) cannot be used for {whose}"),
+            "use a private ASN: 64512–65534",
+            true,
+        ),
+        65535 | 4_294_967_295 => (
+            "invalid-asn",
+            format!("ASN {asn} is reserved"),
+            "use a private ASN: 64512–65534",
+            true,
+        ),
+        64496..=64511 | 65536..=65551 => (
+            "documentation-asn",
+            format!("ASN {asn} is reserved for documentation"),
+            "use a private ASN: 64512–65534",
+            false,
+        ),
         64512..=65534 | 4_200_000_000..=4_294_967_294 => return,
-        _ => ("public-asn", format!("ASN {asn} is a public ASN"), "unless you own it, use a private ASN: 64512–65534 or 4200000000–4294967294", false),
+        _ => (
+            "public-asn",
+            format!("ASN {asn} is a public ASN"),
+            "unless you own it, use a private ASN: 64512–65534 or 4200000000–4294967294",
+            false,
+        ),
     };
-    let d = if error { Diagnostic::error(code, message) } else { Diagnostic::warning(code, message) };
+    let d = if error {
+        Diagnostic::error(code, message)
+    } else {
+        Diagnostic::warning(code, message)
+    };
     out.push(d.with_label_opt(ctx.at(pointer), "ASN").with_help(help));
 }
 
@@ -98,7 +146,9 @@ mod tests {
         assert!(c.contains(&"invalid-asn"), "{c:?}");
         let c = codes(&homelab_with(|t| t.replace("asn: 64513", "asn: 15169")));
         assert!(c.contains(&"public-asn"), "{c:?}");
-        assert!(!codes(&homelab_with(|t| t)).iter().any(|c| c.contains("asn")));
+        assert!(!codes(&homelab_with(|t| t))
+            .iter()
+            .any(|c| c.contains("asn")));
     }
 
     #[test]
@@ -116,15 +166,24 @@ mod tests {
 
     #[test]
     fn unknown_speaker_names_suggest_a_node() {
-        let lab = homelab_with(|t| t.replace("roles: [worker]", "roles: []\n    nodes: [worker-1]"));
+        let lab =
+            homelab_with(|t| t.replace("roles: [worker]", "roles: []\n    nodes: [worker-1]"));
         let d = diagnostics(&lab);
-        let unknown = d.iter().find(|d| d.code == "unknown-node").expect("reported");
+        let unknown = d
+            .iter()
+            .find(|d| d.code == "unknown-node")
+            .expect("reported");
         assert!(unknown.help.as_deref().unwrap().contains("worker-01"));
     }
 
     #[test]
     fn bgp_needs_a_router_on_the_subnet() {
-        let lab = homelab_with(|t| t.replace("  address: 10.10.0.1\n  asn: 64512", "  address: 10.20.0.1\n  asn: 64512"));
+        let lab = homelab_with(|t| {
+            t.replace(
+                "  address: 10.10.0.1\n  asn: 64512",
+                "  address: 10.20.0.1\n  asn: 64512",
+            )
+        });
         assert!(codes(&lab).contains(&"router-off-subnet"));
     }
 }

@@ -17,7 +17,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     ] {
         if q.value().is_none() {
             all_valid = false;
-            out.push(invalid_quantity(ctx.at(&format!("/capacity/{field}")), q.as_str()));
+            out.push(invalid_quantity(
+                ctx.at(&format!("/capacity/{field}")),
+                q.as_str(),
+            ));
         }
     }
     if !all_valid {
@@ -25,7 +28,9 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     let low = cap.low_memory_warning.value().unwrap_or(0.0);
     for budget in node_budgets(ctx.lab) {
-        let Some(i) = ctx.lab.nodes.iter().position(|n| n.name == budget.node) else { continue };
+        let Some(i) = ctx.lab.nodes.iter().position(|n| n.name == budget.node) else {
+            continue;
+        };
         let span = ctx.at_node(i, "memory");
         let workloads_run_here = budget.role == crate::model::Role::Worker
             || ctx.lab.cluster.allow_scheduling_on_control_planes;
@@ -37,9 +42,23 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             );
         } else if workloads_run_here && budget.available < low {
             out.push(
-                Diagnostic::warning("low-memory", format!("node `{}` has only {} left for workloads", budget.node, format_bytes(budget.available)))
-                    .with_label_opt(span, format!("{} minus {} platform overhead", format_bytes(budget.memory), format_bytes(budget.overhead)))
-                    .with_help("pods will go Pending with `Insufficient memory`; add memory or nodes"),
+                Diagnostic::warning(
+                    "low-memory",
+                    format!(
+                        "node `{}` has only {} left for workloads",
+                        budget.node,
+                        format_bytes(budget.available)
+                    ),
+                )
+                .with_label_opt(
+                    span,
+                    format!(
+                        "{} minus {} platform overhead",
+                        format_bytes(budget.memory),
+                        format_bytes(budget.overhead)
+                    ),
+                )
+                .with_help("pods will go Pending with `Insufficient memory`; add memory or nodes"),
             );
         }
     }
@@ -51,9 +70,13 @@ mod tests {
 
     #[test]
     fn small_workers_warn_and_tiny_control_planes_fail() {
-        let c = codes(&homelab_with(|t| t.replacen("memory: 8Gi", "memory: 3Gi", 1)));
+        let c = codes(&homelab_with(|t| {
+            t.replacen("memory: 8Gi", "memory: 3Gi", 1)
+        }));
         assert!(c.contains(&"low-memory"), "{c:?}");
-        let c = codes(&homelab_with(|t| t.replacen("memory: 16Gi", "memory: 3Gi", 1)));
+        let c = codes(&homelab_with(|t| {
+            t.replacen("memory: 16Gi", "memory: 3Gi", 1)
+        }));
         assert!(c.contains(&"memory-overcommitted"), "{c:?}");
         let c = codes(&homelab_with(|t| t));
         assert!(!c.iter().any(|c| c.contains("memory")), "{c:?}");

@@ -7,21 +7,38 @@ use crate::diagnostic::Diagnostic;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let lab = ctx.lab;
-    dns_label(ctx, out, "/metadata/name", &lab.metadata.name, "the cluster name");
+    dns_label(
+        ctx,
+        out,
+        "/metadata/name",
+        &lab.metadata.name,
+        "the cluster name",
+    );
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, node) in lab.nodes.iter().enumerate() {
-        dns_label(ctx, out, &format!("/nodes/{i}/name"), &node.name, "a node name");
+        dns_label(
+            ctx,
+            out,
+            &format!("/nodes/{i}/name"),
+            &node.name,
+            "a node name",
+        );
         if let Some(&first) = seen.get(node.name.as_str()) {
             out.push(
-                Diagnostic::error("duplicate-node-name", format!("two nodes are named `{}`", node.name))
-                    .with_label_opt(ctx.at_node(i, "name"), "second use")
-                    .with_label_opt(ctx.at_node(first, "name"), "first use")
-                    .with_help("node names become hostnames and Kubernetes node names; make each unique"),
+                Diagnostic::error(
+                    "duplicate-node-name",
+                    format!("two nodes are named `{}`", node.name),
+                )
+                .with_label_opt(ctx.at_node(i, "name"), "second use")
+                .with_label_opt(ctx.at_node(first, "name"), "first use")
+                .with_help(
+                    "node names become hostnames and Kubernetes node names; make each unique",
+                ),
             );
         } else {
             seen.insert(&node.name, i);
         }
-        for (key, _) in &node.labels {
+        for key in node.labels.keys() {
             if !is_label_key(key) {
                 out.push(
                     Diagnostic::error("invalid-label", format!("`{key}` is not a valid Kubernetes label key"))
@@ -29,7 +46,9 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                         .with_help("a label key is an optional DNS prefix and `/`, then up to 63 letters, digits, `-`, `_` or `.`"),
                 );
             }
-            if key.starts_with("node-role.kubernetes.io/") && node.role == crate::model::Role::Worker {
+            if key.starts_with("node-role.kubernetes.io/")
+                && node.role == crate::model::Role::Worker
+            {
                 out.push(
                     Diagnostic::warning("restricted-label", format!("workers cannot set the label `{key}` on themselves"))
                         .with_label_opt(ctx.spans.key(&format!("/nodes/{i}/labels/{}", crate::yaml::escape_pointer(key))), "rejected by NodeRestriction")
@@ -39,15 +58,33 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     for (i, pool) in lab.load_balancer.pools.iter().enumerate() {
-        dns_label(ctx, out, &format!("/loadBalancer/pools/{i}/name"), &pool.name, "a pool name");
+        dns_label(
+            ctx,
+            out,
+            &format!("/loadBalancer/pools/{i}/name"),
+            &pool.name,
+            "a pool name",
+        );
     }
     if let Some(nas) = &lab.nas {
         for (i, export) in nas.exports.iter().enumerate() {
-            dns_label(ctx, out, &format!("/nas/exports/{i}/name"), &export.name, "an export name");
+            dns_label(
+                ctx,
+                out,
+                &format!("/nas/exports/{i}/name"),
+                &export.name,
+                "an export name",
+            );
         }
     }
     for (i, ns) in lab.security.namespaces.iter().enumerate() {
-        dns_label(ctx, out, &format!("/security/namespaces/{i}/name"), &ns.name, "a namespace name");
+        dns_label(
+            ctx,
+            out,
+            &format!("/security/namespaces/{i}/name"),
+            &ns.name,
+            "a namespace name",
+        );
     }
 }
 
@@ -68,7 +105,9 @@ fn is_label_key(key: &str) -> bool {
     };
     let name_ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(is_dns_label));
@@ -94,14 +133,22 @@ mod tests {
 
     #[test]
     fn label_keys_are_validated() {
-        let lab = homelab_with(|t| t.replace("    memory: 8Gi\n    localStorage: true\n  - name: worker-02", "    memory: 8Gi\n    localStorage: true\n    labels: {\"bad key!\": x, kubelab.dev/zone: a}\n  - name: worker-02"));
+        let lab = homelab_with(|t| {
+            t.replace("    memory: 8Gi\n    localStorage: true\n  - name: worker-02", "    memory: 8Gi\n    localStorage: true\n    labels: {\"bad key!\": x, kubelab.dev/zone: a}\n  - name: worker-02")
+        });
         let c = codes(&lab);
-        assert_eq!(c.iter().filter(|c| **c == "invalid-label").count(), 1, "{c:?}");
+        assert_eq!(
+            c.iter().filter(|c| **c == "invalid-label").count(),
+            1,
+            "{c:?}"
+        );
     }
 
     #[test]
     fn workers_cannot_self_assign_node_roles() {
-        let lab = homelab_with(|t| t.replace("    memory: 8Gi\n    localStorage: true\n  - name: worker-02", "    memory: 8Gi\n    localStorage: true\n    labels: {node-role.kubernetes.io/storage: \"\"}\n  - name: worker-02"));
+        let lab = homelab_with(|t| {
+            t.replace("    memory: 8Gi\n    localStorage: true\n  - name: worker-02", "    memory: 8Gi\n    localStorage: true\n    labels: {node-role.kubernetes.io/storage: \"\"}\n  - name: worker-02")
+        });
         assert!(codes(&lab).contains(&"restricted-label"));
     }
 }

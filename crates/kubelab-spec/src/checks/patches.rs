@@ -8,11 +8,23 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let talos = &ctx.lab.talos;
     let mut groups: Vec<(String, &[TalosPatch], &[serde_json::Value])> = vec![
         ("/talos".into(), &talos.patches, &talos.extra_documents),
-        ("/talos/controlPlane".into(), &talos.control_plane.patches, &talos.control_plane.extra_documents),
-        ("/talos/worker".into(), &talos.worker.patches, &talos.worker.extra_documents),
+        (
+            "/talos/controlPlane".into(),
+            &talos.control_plane.patches,
+            &talos.control_plane.extra_documents,
+        ),
+        (
+            "/talos/worker".into(),
+            &talos.worker.patches,
+            &talos.worker.extra_documents,
+        ),
     ];
     for (i, node) in ctx.lab.nodes.iter().enumerate() {
-        groups.push((format!("/nodes/{i}/talos"), &node.talos.patches, &node.talos.extra_documents));
+        groups.push((
+            format!("/nodes/{i}/talos"),
+            &node.talos.patches,
+            &node.talos.extra_documents,
+        ));
     }
     for (base, patches, documents) in groups {
         for (p, patch) in patches.iter().enumerate() {
@@ -68,7 +80,12 @@ fn check_patch(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, patch: &
     }
 }
 
-fn check_document(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, document: &serde_json::Value) {
+fn check_document(
+    ctx: &Context,
+    out: &mut Vec<Diagnostic>,
+    pointer: &str,
+    document: &serde_json::Value,
+) {
     let has = |k: &str| document.get(k).and_then(|v| v.as_str()).is_some();
     if !(has("apiVersion") && has("kind")) {
         out.push(
@@ -91,7 +108,9 @@ mod tests {
 
     #[test]
     fn json_patch_operations_are_validated() {
-        let lab = homelab_with(|t| format!("{t}talos:\n  worker:\n    patches:\n      - jsonPatch:\n          - {{ op: add, path: machine/sysctls }}\n          - {{ op: move, path: /a }}\n"));
+        let lab = homelab_with(|t| {
+            format!("{t}talos:\n  worker:\n    patches:\n      - jsonPatch:\n          - {{ op: add, path: machine/sysctls }}\n          - {{ op: move, path: /a }}\n")
+        });
         let c = codes(&lab);
         for expected in ["patch-path", "patch-value", "patch-from"] {
             assert!(c.contains(&expected), "{expected} in {c:?}");
@@ -100,8 +119,14 @@ mod tests {
 
     #[test]
     fn good_patches_and_documents_pass() {
-        let lab = homelab_with(|t| format!("{t}talos:\n  patches:\n    - strategicMerge: {{ machine: {{ sysctls: {{ vm.nr_hugepages: \"0\" }} }} }}\n  extraDocuments:\n    - {{ apiVersion: v1alpha1, kind: EthernetConfig, name: eth0 }}\n"));
+        let lab = homelab_with(|t| {
+            format!("{t}talos:\n  patches:\n    - strategicMerge: {{ machine: {{ sysctls: {{ vm.nr_hugepages: \"0\" }} }} }}\n  extraDocuments:\n    - {{ apiVersion: v1alpha1, kind: EthernetConfig, name: eth0 }}\n")
+        });
         let c = codes(&lab);
-        assert!(!c.iter().any(|c| c.starts_with("patch") || c.starts_with("extra")), "{c:?}");
+        assert!(
+            !c.iter()
+                .any(|c| c.starts_with("patch") || c.starts_with("extra")),
+            "{c:?}"
+        );
     }
 }

@@ -20,11 +20,20 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     for (i, ns) in sec.namespaces.iter().enumerate() {
         if namespaces[..i].contains(&ns.name.as_str()) {
             out.push(
-                Diagnostic::error("duplicate-namespace", format!("namespace `{}` is declared twice", ns.name))
-                    .with_label_opt(ctx.at(&format!("/security/namespaces/{i}/name")), "second declaration"),
+                Diagnostic::error(
+                    "duplicate-namespace",
+                    format!("namespace `{}` is declared twice", ns.name),
+                )
+                .with_label_opt(
+                    ctx.at(&format!("/security/namespaces/{i}/name")),
+                    "second declaration",
+                ),
             );
         }
-        if matches!(ns.name.as_str(), "kube-system" | "kube-public" | "kube-node-lease" | "default") {
+        if matches!(
+            ns.name.as_str(),
+            "kube-system" | "kube-public" | "kube-node-lease" | "default"
+        ) {
             out.push(
                 Diagnostic::warning("system-namespace", format!("`{}` is not an app namespace", ns.name))
                     .with_label_opt(ctx.at(&format!("/security/namespaces/{i}/name")), "managed by Kubernetes")
@@ -35,16 +44,22 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             let pointer = format!("/security/namespaces/{i}/allow/{r}");
             if rule.from.is_none() && rule.to.is_none() {
                 out.push(
-                    Diagnostic::error("allow-without-peer", format!("allow rule `{}` has neither `from` nor `to`", rule.name))
-                        .with_label_opt(ctx.at(&pointer), "allows nothing")
-                        .with_help("add `from:` for incoming traffic or `to:` for outgoing traffic"),
+                    Diagnostic::error(
+                        "allow-without-peer",
+                        format!("allow rule `{}` has neither `from` nor `to`", rule.name),
+                    )
+                    .with_label_opt(ctx.at(&pointer), "allows nothing")
+                    .with_help("add `from:` for incoming traffic or `to:` for outgoing traffic"),
                 );
             }
             for (p, port) in rule.ports.iter().enumerate() {
                 if parse_port(port).is_none() {
                     out.push(
                         Diagnostic::error("invalid-port", format!("`{port}` is not a port"))
-                            .with_label_opt(ctx.at(&format!("{pointer}/ports/{p}")), "expected PORT or PORT/PROTOCOL")
+                            .with_label_opt(
+                                ctx.at(&format!("{pointer}/ports/{p}")),
+                                "expected PORT or PORT/PROTOCOL",
+                            )
                             .with_help("write `8080`, `53/UDP` or `443/TCP`"),
                     );
                 }
@@ -55,9 +70,18 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         let pointer = format!("/security/rbac/{i}");
         if !namespaces.contains(&subject.namespace.as_str()) {
             out.push(
-                Diagnostic::warning("rbac-unknown-namespace", format!("`{}` gets access to namespace `{}`, which the lab does not declare", subject.name, subject.namespace))
-                    .with_label_opt(ctx.at(&format!("{pointer}/namespace")), "not in `security.namespaces`")
-                    .with_help("declare the namespace so it gets default-deny and Pod Security labels"),
+                Diagnostic::warning(
+                    "rbac-unknown-namespace",
+                    format!(
+                        "`{}` gets access to namespace `{}`, which the lab does not declare",
+                        subject.name, subject.namespace
+                    ),
+                )
+                .with_label_opt(
+                    ctx.at(&format!("{pointer}/namespace")),
+                    "not in `security.namespaces`",
+                )
+                .with_help("declare the namespace so it gets default-deny and Pod Security labels"),
             );
         }
         for (r, rule) in subject.rules.iter().enumerate() {
@@ -71,9 +95,14 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                     );
                 } else if verb == "*" {
                     out.push(
-                        Diagnostic::warning("rbac-wildcard", format!("`{}` holds every verb", subject.name))
-                            .with_label_opt(at, "wildcard, includes delete")
-                            .with_help("list the verbs it needs, e.g. get, list, create, update, patch"),
+                        Diagnostic::warning(
+                            "rbac-wildcard",
+                            format!("`{}` holds every verb", subject.name),
+                        )
+                        .with_label_opt(at, "wildcard, includes delete")
+                        .with_help(
+                            "list the verbs it needs, e.g. get, list, create, update, patch",
+                        ),
                     );
                 }
             }
@@ -110,7 +139,12 @@ mod tests {
 
     #[test]
     fn delete_verbs_warn() {
-        let c = codes(&homelab_with(|t| t.replace("verbs: [get, list, create, update, patch]", "verbs: [get, list, create, update, patch, delete]")));
+        let c = codes(&homelab_with(|t| {
+            t.replace(
+                "verbs: [get, list, create, update, patch]",
+                "verbs: [get, list, create, update, patch, delete]",
+            )
+        }));
         assert!(c.contains(&"rbac-delete"), "{c:?}");
         assert!(!codes(&homelab_with(|t| t)).contains(&"rbac-delete"));
     }
@@ -121,7 +155,9 @@ mod tests {
         assert_eq!(parse_port("53/UDP"), Some((53, "UDP")));
         assert_eq!(parse_port("0"), None);
         assert_eq!(parse_port("80/tcp"), None);
-        let c = codes(&homelab_with(|t| t.replace("ports: [\"8080\"]", "ports: [\"http\"]")));
+        let c = codes(&homelab_with(|t| {
+            t.replace("ports: [\"8080\"]", "ports: [\"http\"]")
+        }));
         assert!(c.contains(&"invalid-port"), "{c:?}");
     }
 }

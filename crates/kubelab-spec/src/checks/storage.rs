@@ -31,7 +31,11 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .with_help("Talos's root filesystem is read-only; user volumes live under /var/mnt, e.g. /var/mnt/local-path-provisioner"),
         );
     }
-    let export_names: Vec<String> = lab.nas.iter().flat_map(|n| n.exports.iter().map(|e| e.name.clone())).collect();
+    let export_names: Vec<String> = lab
+        .nas
+        .iter()
+        .flat_map(|n| n.exports.iter().map(|e| e.name.clone()))
+        .collect();
     if let Some(nas) = &lab.nas {
         for (i, export) in nas.exports.iter().enumerate() {
             let at = |f: &str| ctx.at(&format!("/nas/exports/{i}/{f}"));
@@ -52,21 +56,33 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             }
             if nas.exports[..i].iter().any(|e| e.name == export.name) {
                 out.push(
-                    Diagnostic::error("duplicate-export", format!("two exports are named `{}`", export.name))
-                        .with_label_opt(at("name"), "second use")
-                        .with_help("export names become PersistentVolume names; make each unique"),
+                    Diagnostic::error(
+                        "duplicate-export",
+                        format!("two exports are named `{}`", export.name),
+                    )
+                    .with_label_opt(at("name"), "second use")
+                    .with_help("export names become PersistentVolume names; make each unique"),
                 );
             }
         }
     }
     if lab.storage.nfs_csi.enabled {
-        reference(ctx, out, lab.storage.nfs_csi.export.as_ref(), "/storage/nfsCsi/export", &export_names);
+        reference(
+            ctx,
+            out,
+            lab.storage.nfs_csi.export.as_ref(),
+            "/storage/nfsCsi/export",
+            &export_names,
+        );
     }
     if lab.storage.nfs_csi.enabled && lab.storage.nfs_csi.export.is_none() {
         out.push(
-            Diagnostic::error("nfs-csi-without-export", "csi-driver-nfs is enabled without an export")
-                .with_label_opt(ctx.key("/storage/nfsCsi"), "needs `export`")
-                .with_help("name one of `nas.exports` to hold the dynamic volumes"),
+            Diagnostic::error(
+                "nfs-csi-without-export",
+                "csi-driver-nfs is enabled without an export",
+            )
+            .with_label_opt(ctx.key("/storage/nfsCsi"), "needs `export`")
+            .with_help("name one of `nas.exports` to hold the dynamic volumes"),
         );
     }
     let etcd = &lab.backup.etcd;
@@ -97,7 +113,9 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(flux) = &lab.gitops.flux {
-        let ok = ["https://", "http://", "ssh://"].iter().any(|p| flux.repository.starts_with(p));
+        let ok = ["https://", "http://", "ssh://"]
+            .iter()
+            .any(|p| flux.repository.starts_with(p));
         if !ok {
             out.push(
                 Diagnostic::error("invalid-url", format!("`{}` is not a repository URL Flux accepts", flux.repository))
@@ -107,11 +125,20 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     if lab.monitoring.enabled && lab.monitoring.storage.value().is_none() {
-        out.push(invalid_quantity(ctx.at("/monitoring/storage"), lab.monitoring.storage.as_str()));
+        out.push(invalid_quantity(
+            ctx.at("/monitoring/storage"),
+            lab.monitoring.storage.as_str(),
+        ));
     }
 }
 
-fn reference(ctx: &Context, out: &mut Vec<Diagnostic>, name: Option<&String>, pointer: &str, exports: &[String]) {
+fn reference(
+    ctx: &Context,
+    out: &mut Vec<Diagnostic>,
+    name: Option<&String>,
+    pointer: &str,
+    exports: &[String],
+) {
     let Some(name) = name else { return };
     if exports.contains(name) {
         return;
@@ -122,9 +149,12 @@ fn reference(ctx: &Context, out: &mut Vec<Diagnostic>, name: Option<&String>, po
         None => format!("exports: {}", exports.join(", ")),
     };
     out.push(
-        Diagnostic::error("unknown-export", format!("there is no NAS export named `{name}`"))
-            .with_label_opt(ctx.at(pointer), "unknown export")
-            .with_help(help),
+        Diagnostic::error(
+            "unknown-export",
+            format!("there is no NAS export named `{name}`"),
+        )
+        .with_label_opt(ctx.at(pointer), "unknown export")
+        .with_help(help),
     );
 }
 
@@ -134,27 +164,51 @@ mod tests {
 
     #[test]
     fn local_storage_on_a_control_plane_warns() {
-        let lab = homelab_with(|t| t.replacen("    memory: 16Gi\n", "    memory: 16Gi\n    localStorage: true\n", 1));
+        let lab = homelab_with(|t| {
+            t.replacen(
+                "    memory: 16Gi\n",
+                "    memory: 16Gi\n    localStorage: true\n",
+                1,
+            )
+        });
         assert!(codes(&lab).contains(&"local-storage-on-control-plane"));
     }
 
     #[test]
     fn nfs_paths_must_be_absolute_and_sized() {
-        let c = codes(&homelab_with(|t| t.replace("path: /volume1/k8s-backups", "path: volume1/k8s-backups").replace("capacity: 100Gi", "capacity: lots")));
-        assert!(c.contains(&"nfs-path-relative") && c.contains(&"invalid-quantity"), "{c:?}");
+        let c = codes(&homelab_with(|t| {
+            t.replace("path: /volume1/k8s-backups", "path: volume1/k8s-backups")
+                .replace("capacity: 100Gi", "capacity: lots")
+        }));
+        assert!(
+            c.contains(&"nfs-path-relative") && c.contains(&"invalid-quantity"),
+            "{c:?}"
+        );
     }
 
     #[test]
     fn backup_targets_must_exist() {
-        let c = codes(&homelab_with(|t| t.replace("export: backup-storage", "export: backups")));
+        let c = codes(&homelab_with(|t| {
+            t.replace("export: backup-storage", "export: backups")
+        }));
         assert!(c.contains(&"unknown-export"), "{c:?}");
-        let c = codes(&homelab_with(|t| t.replace("  s3:\n    url: http://10.10.0.5:3900\n    bucket: velero\n    region: garage\n", "")));
+        let c = codes(&homelab_with(|t| {
+            t.replace(
+                "  s3:\n    url: http://10.10.0.5:3900\n    bucket: velero\n    region: garage\n",
+                "",
+            )
+        }));
         assert!(c.contains(&"velero-without-s3"), "{c:?}");
     }
 
     #[test]
     fn flux_urls_must_be_flux_urls() {
-        let c = codes(&homelab_with(|t| t.replace("https://github.com/example/homelab.git", "git@github.com:example/homelab.git")));
+        let c = codes(&homelab_with(|t| {
+            t.replace(
+                "https://github.com/example/homelab.git",
+                "git@github.com:example/homelab.git",
+            )
+        }));
         assert!(c.contains(&"invalid-url"), "{c:?}");
     }
 }

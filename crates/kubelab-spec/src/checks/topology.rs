@@ -39,7 +39,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     if count > 0 && workers == 0 && !lab.cluster.allow_scheduling_on_control_planes {
         out.push(
             Diagnostic::warning("nowhere-to-schedule", "no node can run workloads")
-                .with_label_opt(nodes_span, "only control planes, which are tainted NoSchedule")
+                .with_label_opt(
+                    nodes_span,
+                    "only control planes, which are tainted NoSchedule",
+                )
                 .with_help("add workers, or set `cluster.allowSchedulingOnControlPlanes: true`"),
         );
     }
@@ -73,9 +76,15 @@ mod tests {
 
     #[test]
     fn control_planes_only_need_scheduling_allowed() {
-        let lab = homelab_with(|t| t.replace("role: worker", "role: controlplane").replace("localStorage: true", "localStorage: false"));
+        let lab = homelab_with(|t| {
+            t.replace("role: worker", "role: controlplane")
+                .replace("localStorage: true", "localStorage: false")
+        });
         // Six control planes: even, and nowhere to schedule.
         let c = codes(&lab);
-        assert!(c.contains(&"nowhere-to-schedule") && c.contains(&"even-control-planes"), "{c:?}");
+        assert!(
+            c.contains(&"nowhere-to-schedule") && c.contains(&"even-control-planes"),
+            "{c:?}"
+        );
     }
 }

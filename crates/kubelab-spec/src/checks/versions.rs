@@ -12,18 +12,42 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         None => {
             let known: Vec<String> = TALOS_RELEASES.iter().map(|r| minor_text(r.minor)).collect();
             out.push(
-                Diagnostic::warning("unknown-talos-version", format!("kubelab does not know Talos {}", v.talos))
-                    .with_label_opt(ctx.at("/versions/talos"), "unknown release")
-                    .with_help(format!("known Talos releases: {}; rendering uses the newest known config format", known.join(", "))),
+                Diagnostic::warning(
+                    "unknown-talos-version",
+                    format!("kubelab does not know Talos {}", v.talos),
+                )
+                .with_label_opt(ctx.at("/versions/talos"), "unknown release")
+                .with_help(format!(
+                    "known Talos releases: {}; rendering uses the newest known config format",
+                    known.join(", ")
+                )),
             );
         }
         Some(release) => {
             if k8s < release.kubernetes_min || k8s > release.kubernetes_max {
                 out.push(
-                    Diagnostic::error("unsupported-kubernetes", format!("Talos {} does not support Kubernetes {}", v.talos, v.kubernetes))
-                        .with_label_opt(ctx.at("/versions/kubernetes"), format!("Talos {} supports {}–{}", minor_text(release.minor), minor_text(release.kubernetes_min), minor_text(release.kubernetes_max)))
-                        .with_label_opt(ctx.at("/versions/talos"), "Talos release")
-                        .with_help(format!("Talos {} ships Kubernetes {} by default", minor_text(release.minor), release.default_kubernetes)),
+                    Diagnostic::error(
+                        "unsupported-kubernetes",
+                        format!(
+                            "Talos {} does not support Kubernetes {}",
+                            v.talos, v.kubernetes
+                        ),
+                    )
+                    .with_label_opt(
+                        ctx.at("/versions/kubernetes"),
+                        format!(
+                            "Talos {} supports {}–{}",
+                            minor_text(release.minor),
+                            minor_text(release.kubernetes_min),
+                            minor_text(release.kubernetes_max)
+                        ),
+                    )
+                    .with_label_opt(ctx.at("/versions/talos"), "Talos release")
+                    .with_help(format!(
+                        "Talos {} ships Kubernetes {} by default",
+                        minor_text(release.minor),
+                        release.default_kubernetes
+                    )),
                 );
             }
             if !release.rendered {
@@ -37,7 +61,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     match cilium_release(&v.cilium) {
         None => {
-            let known: Vec<String> = CILIUM_RELEASES.iter().map(|r| minor_text(r.minor)).collect();
+            let known: Vec<String> = CILIUM_RELEASES
+                .iter()
+                .map(|r| minor_text(r.minor))
+                .collect();
             out.push(
                 Diagnostic::warning("unknown-cilium-version", format!("kubelab does not know Cilium {}", v.cilium))
                     .with_label_opt(ctx.at("/versions/cilium"), "unknown release")
@@ -61,16 +88,27 @@ mod tests {
 
     #[test]
     fn talos_kubernetes_pairs_are_enforced() {
-        let c = codes(&homelab_with(|t| t.replace("kubernetes: v1.36.3", "kubernetes: v1.29.0")));
+        let c = codes(&homelab_with(|t| {
+            t.replace("kubernetes: v1.36.3", "kubernetes: v1.29.0")
+        }));
         assert!(c.contains(&"unsupported-kubernetes"), "{c:?}");
-        let c = codes(&homelab_with(|t| t.replace("talos: v1.13.10", "talos: v1.12.11").replace("kubernetes: v1.36.3", "kubernetes: v1.35.4")));
+        let c = codes(&homelab_with(|t| {
+            t.replace("talos: v1.13.10", "talos: v1.12.11")
+                .replace("kubernetes: v1.36.3", "kubernetes: v1.35.4")
+        }));
         assert!(!c.contains(&"unsupported-kubernetes"), "{c:?}");
     }
 
     #[test]
     fn unknown_versions_warn_and_never_fail() {
-        let d = diagnostics(&homelab_with(|t| t.replace("talos: v1.13.10", "talos: v9.1.0").replace("cilium: 1.20.3", "cilium: 0.9.0")));
-        let unknown: Vec<_> = d.iter().filter(|d| d.code.starts_with("unknown-")).collect();
+        let d = diagnostics(&homelab_with(|t| {
+            t.replace("talos: v1.13.10", "talos: v9.1.0")
+                .replace("cilium: 1.20.3", "cilium: 0.9.0")
+        }));
+        let unknown: Vec<_> = d
+            .iter()
+            .filter(|d| d.code.starts_with("unknown-"))
+            .collect();
         assert_eq!(unknown.len(), 2, "{d:?}");
         assert!(unknown.iter().all(|d| !d.is_error()));
     }

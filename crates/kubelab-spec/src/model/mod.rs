@@ -13,7 +13,9 @@ mod types;
 
 pub use capacity::Capacity;
 pub use network::{Bgp, BgpSpeakers, LbBlock, LbPool, LoadBalancer, Network, Router, RouterKind};
-pub use node::{Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect};
+pub use node::{
+    Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect,
+};
 pub use platform::{
     AllowRule, AppNamespace, Backup, EtcdBackup, Flux, Gitops, Monitoring, Peer, PodSecurityLevel,
     PolicyRule, RbacSubject, Security, SubjectKind, VeleroBackup,
@@ -139,7 +141,30 @@ impl Lab {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| bgp.speakers.roles.contains(&n.role) || bgp.speakers.nodes.contains(&n.name))
+            .filter(|(_, n)| {
+                bgp.speakers.roles.contains(&n.role) || bgp.speakers.nodes.contains(&n.name)
+            })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A section left out must mean the same as that section written empty: `Default` impls
+    /// and serde's per-field defaults must agree.
+    #[test]
+    fn defaults_agree_with_empty_sections() {
+        fn empty<T: serde::de::DeserializeOwned>() -> T {
+            serde_json::from_str("{}").expect("an empty section deserializes")
+        }
+        assert_eq!(Storage::default(), empty::<Storage>());
+        assert_eq!(Security::default(), empty::<Security>());
+        assert_eq!(Monitoring::default(), empty::<Monitoring>());
+        assert_eq!(Backup::default(), empty::<Backup>());
+        assert_eq!(Capacity::default(), empty::<Capacity>());
+        assert_eq!(Versions::default(), empty::<Versions>());
+        assert_eq!(TalosSettings::default(), empty::<TalosSettings>());
     }
 }

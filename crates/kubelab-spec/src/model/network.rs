@@ -90,8 +90,9 @@ pub struct Bgp {
     pub enabled: bool,
     /// The cluster's autonomous system number. Equal to the router's means iBGP.
     pub asn: u32,
-    /// Which nodes run BGP sessions with the router.
-    #[serde(default)]
+    /// Which nodes run BGP sessions with the router. Left out, it selects every worker;
+    /// written, it selects exactly what it lists.
+    #[serde(default = "default_speakers")]
     pub speakers: BgpSpeakers,
     /// Advertise each node's pod CIDR as well as LoadBalancer IPs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -114,7 +115,7 @@ fn default_hold_time() -> u32 {
 }
 
 /// BGP speakers: every node with one of `roles`, plus the nodes named in `nodes`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BgpSpeakers {
     #[serde(default)]
@@ -123,12 +124,10 @@ pub struct BgpSpeakers {
     pub nodes: Vec<String>,
 }
 
-impl Default for BgpSpeakers {
-    fn default() -> Self {
-        Self {
-            roles: vec![Role::Worker],
-            nodes: Vec::new(),
-        }
+fn default_speakers() -> BgpSpeakers {
+    BgpSpeakers {
+        roles: vec![Role::Worker],
+        nodes: Vec::new(),
     }
 }
 

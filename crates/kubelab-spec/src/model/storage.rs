@@ -122,7 +122,7 @@ fn default_delete() -> ReclaimPolicy {
 }
 
 /// Dynamic NFS volumes through csi-driver-nfs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NfsCsi {
     #[serde(default)]
@@ -133,6 +133,16 @@ pub struct NfsCsi {
     /// StorageClass name.
     #[serde(default = "default_nfs_class")]
     pub storage_class: String,
+}
+
+impl Default for NfsCsi {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            export: None,
+            storage_class: default_nfs_class(),
+        }
+    }
 }
 
 fn default_nfs_class() -> String {

@@ -10,8 +10,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 /// Matches dotted-quad IPv4 with every octet in 0–255.
-const IPV4_PATTERN: &str =
-    r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}";
+const IPV4_PATTERN: &str = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}";
 
 /// An IPv4 prefix such as `10.0.0.0/24`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,8 +50,11 @@ impl Serialize for Cidr {
 impl<'de> Deserialize<'de> for Cidr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse()
-            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not an IPv4 prefix such as 10.0.0.0/24")))
+        text.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not an IPv4 prefix such as 10.0.0.0/24"
+            ))
+        })
     }
 }
 

@@ -1,0 +1,113 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "kubelab",
+    version,
+    about = "Declarative home-lab Kubernetes: Talos, Cilium BGP, storage, security and backups from one lab.yaml",
+    long_about = "kubelab turns one declarative lab.yaml into a working home lab: Talos Linux nodes, \
+Cilium with BGP to your router, storage, a security baseline, monitoring and backups.\n\n\
+Start with `kubelab init`, edit lab.yaml, then `kubelab check`.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// When to use colours (NO_COLOR in the environment also turns them off).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write an example lab.yaml to start from.
+    Init(InitArgs),
+    /// Validate a lab file and summarise the lab.
+    Check(CheckArgs),
+    /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
+    Schema(SchemaArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Directory to write lab.yaml into.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Which example to start from.
+    #[arg(long, value_enum, default_value_t = Example::Homelab)]
+    pub example: Example,
+    /// Overwrite an existing lab.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Example {
+    /// 3 x86_64 control planes, Raspberry Pi CM4 workers, pfSense BGP, Synology NAS.
+    Homelab,
+    /// 3 machines that are control planes and workers at once.
+    Minimal,
+}
+
+impl Example {
+    pub fn name(self) -> &'static str {
+        match self {
+            Example::Homelab => "homelab",
+            Example::Minimal => "minimal",
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The lab file.
+    #[arg(default_value = "lab.yaml")]
+    pub file: PathBuf,
+    /// Fail on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct SchemaArgs {
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
+    pub format: SchemaFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SchemaFormat {
+    /// JSON Schema (draft 2020-12).
+    Json,
+    /// The field reference as Markdown.
+    Markdown,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    pub shell: clap_complete::Shell,
+}
