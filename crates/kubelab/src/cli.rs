@@ -36,6 +36,11 @@ pub enum Command {
     Init(InitArgs),
     /// Validate a lab file and summarise the lab.
     Check(CheckArgs),
+    /// Render every artifact: Talos machine configs, talosconfig, kubeconfig, schematics.
+    Render(RenderArgs),
+    /// Create or rotate the cluster secrets (stored age-encrypted beside lab.yaml).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -89,6 +94,63 @@ pub struct CheckArgs {
 pub enum OutputFormat {
     Text,
     Json,
+}
+
+/// Where the lab, its secrets and the identity that opens them are.
+#[derive(Args, Clone)]
+pub struct LabArgs {
+    /// The lab file.
+    #[arg(long, default_value = "lab.yaml")]
+    pub lab: PathBuf,
+    /// The encrypted secrets bundle [default: secrets.age beside the lab file].
+    #[arg(long)]
+    pub secrets: Option<PathBuf>,
+    /// age identity file that opens the secrets [default: ~/.config/kubelab/<cluster>.agekey].
+    #[arg(long, env = "KUBELAB_AGE_IDENTITY")]
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Output directory [default: rendered/ beside the lab file].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Show what would change in the output directory; write nothing.
+    #[arg(long)]
+    pub diff: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Generate the cluster secrets: CAs, keys, tokens, admin client certificates.
+    Init(SecretsInitArgs),
+    /// Replace part of the secrets.
+    Rotate(SecretsRotateArgs),
+}
+
+#[derive(Args)]
+pub struct SecretsInitArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+}
+
+#[derive(Args)]
+pub struct SecretsRotateArgs {
+    /// What to replace.
+    #[arg(value_enum)]
+    pub what: RotateTarget,
+    #[command(flatten)]
+    pub lab: LabArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RotateTarget {
+    /// The admin client certificates of talosconfig and kubeconfig.
+    Clients,
+    /// Everything. Only for a cluster that is rebuilt from scratch: running nodes trust the old CAs.
+    All,
 }
 
 #[derive(Args)]

@@ -7,6 +7,8 @@ mod cli;
 mod commands;
 mod output;
 mod report;
+mod workspace;
+mod write_tree;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Init(args) => commands::init::run(args),
         cli::Command::Check(args) => commands::check::run(args, style),
+        cli::Command::Render(args) => commands::render::run(args, style),
+        cli::Command::Secrets(command) => commands::secrets::run(command, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
     };

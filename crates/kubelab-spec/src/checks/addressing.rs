@@ -47,6 +47,17 @@ fn node_addresses(ctx: &Context, out: &mut Vec<Diagnostic>) {
             ),
             _ => {}
         }
+        if node
+            .interface
+            .as_ref()
+            .is_none_or(|i| i.name.is_none() && i.mac.is_none())
+        {
+            out.push(
+                Diagnostic::error("no-interface", format!("node `{}` does not say which network interface to configure", node.name))
+                    .with_label_opt(ctx.at(&format!("/nodes/{i}")), "needs `interface: { name: … }` or `{ mac: … }`")
+                    .with_help("boot the node into Talos maintenance mode and run `talosctl get links --insecure -n <ip>`: x86 machines usually show enp1s0 or eno1, a Raspberry Pi end0; a MAC address never changes"),
+            );
+        }
         if let Some(ip) = node.ip {
             if let Some(&first) = ips.get(&ip) {
                 out.push(
@@ -325,7 +336,7 @@ mod tests {
         assert!(codes(&lab).contains(&"duplicate-ip"));
         let lab = homelab_with(|t| {
             t.replace(
-                "interface: { name: eth0 }",
+                "interface: { name: end0 }",
                 "interface: { mac: \"aa:bb:cc:dd:ee:ff\" }",
             )
         });
@@ -378,6 +389,13 @@ mod tests {
             )
         });
         assert!(codes(&lab).contains(&"invalid-pool-block"));
+    }
+
+    #[test]
+    fn nodes_need_an_interface() {
+        let lab = homelab_with(|t| t.replacen("    interface: { name: end0 }\n", "", 1));
+        assert!(codes(&lab).contains(&"no-interface"));
+        assert!(!codes(&homelab_with(|t| t)).contains(&"no-interface"));
     }
 
     #[test]

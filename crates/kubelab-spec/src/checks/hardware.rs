@@ -226,7 +226,7 @@ mod tests {
         );
         assert_eq!(whole_disk("/dev/nvme0n1p3"), "/dev/nvme0n1");
         let lab = homelab_with(|t| {
-            t.replacen("install: { disk: /dev/nvme0n1 }\n    interface: { name: eth0 }\n    ip: 10.10.0.21", "install: { disk: /dev/vda }\n    interface: { name: eth0 }\n    ip: 10.10.0.21", 1)
+            t.replacen("install: { disk: /dev/nvme0n1 }\n    interface: { name: end0 }\n    ip: 10.10.0.21", "install: { disk: /dev/vda }\n    interface: { name: end0 }\n    ip: 10.10.0.21", 1)
         });
         assert!(codes(&lab).contains(&"install-disk-implausible"));
         let lab = homelab_with(|t| t.replacen("disk: /dev/nvme0n1", "disk: /dev/nvme0n1p1", 1));

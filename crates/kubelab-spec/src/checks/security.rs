@@ -8,6 +8,16 @@ use crate::model::PodSecurityLevel;
 const DESTRUCTIVE_VERBS: [&str; 2] = ["delete", "deletecollection"];
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    for (i, recipient) in ctx.lab.secrets.recipients.iter().enumerate() {
+        let plausible = recipient.starts_with("age1") && recipient.len() == 62;
+        if !plausible {
+            out.push(
+                Diagnostic::error("invalid-recipient", format!("`{recipient}` is not an age recipient"))
+                    .with_label_opt(ctx.at(&format!("/secrets/recipients/{i}")), "expected age1… (62 characters)")
+                    .with_help("`age-keygen -y key.txt` prints the recipient of an age key; kubelab prints its own at `kubelab secrets init`"),
+            );
+        }
+    }
     let sec = &ctx.lab.security;
     if sec.pod_security != PodSecurityLevel::Restricted {
         out.push(

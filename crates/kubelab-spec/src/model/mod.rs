@@ -75,6 +75,35 @@ pub struct Lab {
     /// Per-node memory overheads used by `check` and `plan`.
     #[serde(default)]
     pub capacity: Capacity,
+    /// Who can open the encrypted cluster secrets, and client certificate lifetimes.
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// Extra age recipients (`age1…` public keys) the secrets bundle is encrypted to, besides
+    /// the key in `KUBELAB_AGE_IDENTITY`: a teammate, or an offline backup key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// Lifetime in days of the admin client certificates in talosconfig and kubeconfig.
+    #[serde(default = "default_client_days")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub client_certificate_days: u32,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        Self {
+            recipients: Vec::new(),
+            client_certificate_days: default_client_days(),
+        }
+    }
+}
+
+fn default_client_days() -> u32 {
+    365
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -166,5 +195,6 @@ mod tests {
         assert_eq!(Capacity::default(), empty::<Capacity>());
         assert_eq!(Versions::default(), empty::<Versions>());
         assert_eq!(TalosSettings::default(), empty::<TalosSettings>());
+        assert_eq!(SecretsSettings::default(), empty::<SecretsSettings>());
     }
 }

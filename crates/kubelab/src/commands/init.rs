@@ -22,6 +22,14 @@ pub fn run(args: InitArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot write in {}: {e}", args.dir.display()))?;
     temp.write_all(text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    // The lab file holds no secrets: make it as readable as any file the user creates.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
     temp.persist(&target)
         .map_err(|e| format!("cannot write {}: {}", target.display(), e.error))?;
     println!(

@@ -1,4 +1,6 @@
 pub mod check;
 pub mod completions;
 pub mod init;
+pub mod render;
 pub mod schema;
+pub mod secrets;

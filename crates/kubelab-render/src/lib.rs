@@ -1,0 +1,46 @@
+//! kubelab-render: pure functions from a lab (and its secrets) to the files kubelab writes.
+//! Nothing here touches the disk; the CLI writes the tree atomically.
+
+pub mod talos;
+mod tree;
+mod yaml;
+
+pub use tree::{RenderedFile, Tree};
+
+use kubelab_pki::SecretsBundle;
+use kubelab_spec::Lab;
+
+/// Renders everything for a lab. The tree carries a .gitignore listing the files that hold key
+/// material, so committing the tree never commits a secret.
+pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
+    let mut tree = Tree::default();
+    talos::render(lab, secrets, &mut tree)?;
+    let mut ignore = String::from(
+        "# Files with key material: kept out of Git. Regenerate with `kubelab render`.\n",
+    );
+    for (path, _) in tree.files.iter().filter(|(_, f)| f.private) {
+        ignore.push('/');
+        ignore.push_str(path);
+        ignore.push('\n');
+    }
+    tree.add(".gitignore", ignore);
+    Ok(tree)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{0}")]
+    Secrets(#[from] kubelab_pki::PkiError),
+    #[error("Talos patch {patch} for {node} failed: {reason}")]
+    Patch {
+        node: String,
+        patch: String,
+        reason: String,
+    },
+    #[error("cannot render for Talos {0}: kubelab renders Talos 1.12 and 1.13")]
+    UnsupportedTalos(String),
+    #[error("node `{0}` has no address to render (set `ip`, or `dhcp: true`)")]
+    NoAddress(String),
+    #[error("node `{0}` has no `interface` (name or mac) to configure")]
+    NoInterface(String),
+}

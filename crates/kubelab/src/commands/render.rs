@@ -1,0 +1,62 @@
+//! `kubelab render`: every artifact for the lab, written atomically (or diffed).
+
+use std::process::ExitCode;
+
+use crate::cli::RenderArgs;
+use crate::output::{count, Style};
+use crate::workspace::{LoadError, Workspace};
+use crate::write_tree;
+
+pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
+    let workspace = match Workspace::load(&args.lab, style) {
+        Ok(w) => w,
+        Err(LoadError::Findings) => return Ok(ExitCode::from(crate::EXIT_FINDINGS)),
+        Err(LoadError::Failure(e)) => return Err(e),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace.lab_dir.join("rendered"));
+    let secrets = if workspace.secrets_path.exists() {
+        workspace.open_secrets()?
+    } else if args.diff {
+        return Err(format!(
+            "{} does not exist yet; run `kubelab render` (or `kubelab secrets init`) first",
+            workspace.secrets_path.display()
+        ));
+    } else {
+        let bundle = super::secrets::generate(&workspace)?;
+        for note in workspace.seal_secrets(&bundle)? {
+            println!("{note}");
+        }
+        println!(
+            "generated the cluster secrets: {}",
+            workspace.secrets_path.display()
+        );
+        bundle
+    };
+    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    if args.diff {
+        let (text, changes) = write_tree::diff(&tree, &out)?;
+        print!("{text}");
+        println!(
+            "{} against {}",
+            count(changes, "changed file"),
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    write_tree::write_atomically(&tree, &out)?;
+    let private = tree.files.values().filter(|f| f.private).count();
+    println!(
+        "{} {} to {} ({} with key material, mode 0600, git-ignored)",
+        style.green("rendered"),
+        count(tree.files.len(), "file"),
+        out.display(),
+        private
+    );
+    for path in tree.files.keys() {
+        println!("  {path}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
