@@ -1,6 +1,9 @@
 //! kubelab-render: pure functions from a lab (and its secrets) to the files kubelab writes.
 //! Nothing here touches the disk; the CLI writes the tree atomically.
 
+pub mod cilium;
+pub mod flux;
+pub mod router;
 pub mod talos;
 mod tree;
 mod yaml;
@@ -15,6 +18,11 @@ use kubelab_spec::Lab;
 pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     let mut tree = Tree::default();
     talos::render(lab, secrets, &mut tree)?;
+    render_cilium(lab, &mut tree);
+    if let (Some(conf), Some(guide)) = (router::frr_conf(lab), router::readme(lab)) {
+        tree.add("router/frr.conf", conf);
+        tree.add("router/README.md", guide);
+    }
     let mut ignore = String::from(
         "# Files with key material: kept out of Git. Regenerate with `kubelab render`.\n",
     );
@@ -25,6 +33,38 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     }
     tree.add(".gitignore", ignore);
     Ok(tree)
+}
+
+fn render_cilium(lab: &Lab, tree: &mut Tree) {
+    // The bootstrap Job installed release `cilium` in kube-system; this HelmRelease has the same
+    // name, namespace and values, so Flux adopts it and owns upgrades from then on.
+    let repository = flux::HelmRepository::new("cilium", "kube-system", "https://helm.cilium.io/");
+    let release = flux::HelmRelease::new(
+        "cilium",
+        "kube-system",
+        "cilium",
+        "cilium",
+        &lab.versions.cilium.to_string(),
+        cilium::helm_values(lab),
+    );
+    tree.add(
+        "cluster/cilium/helmrelease.yaml",
+        yaml::documents(&[yaml::document(&repository), yaml::document(&release)]),
+    );
+    let pools: Vec<String> = cilium::lb_pools(lab).iter().map(yaml::document).collect();
+    if !pools.is_empty() {
+        tree.add("cluster/cilium/lb-pools.yaml", yaml::documents(&pools));
+    }
+    if let Some((cluster, peer, advert)) = cilium::bgp_objects(lab) {
+        tree.add(
+            "cluster/cilium/bgp.yaml",
+            yaml::documents(&[
+                yaml::document(&cluster),
+                yaml::document(&peer),
+                yaml::document(&advert),
+            ]),
+        );
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,12 +25,7 @@ fn real_secrets() -> &'static SecretsBundle {
 /// A bundle of labelled placeholders: golden files show where each secret goes without
 /// containing one.
 fn placeholder_secrets() -> SecretsBundle {
-    let pair = |name: &str| format!("crt: <{name}-crt>\n    key: <{name}-key>");
-    let yaml = format!(
-        "cluster:\n  id: <cluster-id>\n  secret: <cluster-secret>\nsecrets:\n  bootstraptoken: <bootstrap-token>\n  secretboxencryptionsecret: <secretbox-secret>\ntrustdinfo:\n  token: <trustd-token>\ncerts:\n  etcd:\n    {}\n  k8s:\n    {}\n  k8saggregator:\n    {}\n  k8sserviceaccount:\n    key: <service-account-key>\n  os:\n    {}\nclients:\n  talosAdmin:\n    {}\n  kubeAdmin:\n    {}\n",
-        pair("etcd-ca"), pair("kubernetes-ca"), pair("aggregator-ca"), pair("talos-ca"), pair("talos-admin"), pair("kube-admin")
-    );
-    SecretsBundle::from_yaml(&yaml).unwrap()
+    SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml")).unwrap()
 }
 
 fn documents(text: &str) -> Vec<Value> {

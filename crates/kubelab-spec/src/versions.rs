@@ -79,6 +79,11 @@ pub fn default_cilium() -> Version {
     Version::new(1, 20, 3)
 }
 
+/// cilium-cli's stable line when Cilium 1.20 shipped (its README lists 1.20 as compatible).
+pub fn default_cilium_cli() -> Version {
+    Version::new(0, 19, 7)
+}
+
 pub fn talos_release(v: &Version) -> Option<&'static TalosRelease> {
     TALOS_RELEASES.iter().find(|r| r.minor == v.minor_pair())
 }

@@ -131,6 +131,15 @@ pub struct Cluster {
     pub discovery: Discovery,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_scheduling_on_control_planes: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inline_manifests: Vec<InlineManifest>,
+}
+
+/// A manifest Talos applies to the cluster when it boots (control planes only).
+#[derive(Serialize)]
+pub struct InlineManifest {
+    pub name: String,
+    pub contents: String,
 }
 
 #[derive(Serialize)]

@@ -24,6 +24,8 @@ use installer::{installer_image, Schematic};
 
 /// Namespace whose pods may take the `os:etcd:backup` role through the Talos API.
 pub const BACKUP_NAMESPACE: &str = "kubelab-backup";
+/// Node label that selects the BGP speakers (Cilium's BGP cluster config matches it).
+pub const BGP_SPEAKER_LABEL: &str = "kubelab.dev/bgp";
 /// Node label kubelab puts on nodes that offer local-path storage.
 pub const LOCAL_STORAGE_LABEL: &str = "kubelab.dev/local-storage";
 /// KubePrism: the node-local, load-balanced API endpoint Cilium talks to.
@@ -137,6 +139,9 @@ fn v1alpha1(
     let mut labels = node.labels.clone();
     if node.local_storage {
         labels.insert(LOCAL_STORAGE_LABEL.to_string(), "true".to_string());
+    }
+    if lab.bgp_speakers().iter().any(|(_, n)| n.name == node.name) {
+        labels.insert(BGP_SPEAKER_LABEL.to_string(), "true".to_string());
     }
     let taints = node
         .taints
@@ -276,6 +281,16 @@ fn v1alpha1(
             },
             allow_scheduling_on_control_planes: control_plane
                 && lab.cluster.allow_scheduling_on_control_planes,
+            // Cilium replaces the CNI Talos would install: the control planes carry the Job
+            // that installs it at first boot.
+            inline_manifests: if control_plane {
+                vec![InlineManifest {
+                    name: "cilium-install".into(),
+                    contents: crate::cilium::install_manifest(lab),
+                }]
+            } else {
+                Vec::new()
+            },
         },
     }
 }

@@ -5,6 +5,7 @@ mod addressing;
 mod bgp;
 mod capacity;
 mod hardware;
+mod loadbalancer;
 mod names;
 mod patches;
 mod security;
@@ -47,6 +48,7 @@ pub fn run(lab: &Lab, spans: &SpanIndex) -> Vec<Diagnostic> {
     topology::check(&ctx, &mut out);
     addressing::check(&ctx, &mut out);
     bgp::check(&ctx, &mut out);
+    loadbalancer::check(&ctx, &mut out);
     hardware::check(&ctx, &mut out);
     versions::check(&ctx, &mut out);
     capacity::check(&ctx, &mut out);

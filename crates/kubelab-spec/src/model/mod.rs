@@ -12,7 +12,9 @@ mod talos;
 mod types;
 
 pub use capacity::Capacity;
-pub use network::{Bgp, BgpSpeakers, LbBlock, LbPool, LoadBalancer, Network, Router, RouterKind};
+pub use network::{
+    Bgp, BgpSpeakers, LbBlock, LbPool, LbService, LoadBalancer, Network, Router, RouterKind,
+};
 pub use node::{
     Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect,
 };
@@ -135,6 +137,9 @@ pub struct Versions {
     /// Cilium release.
     #[serde(default = "crate::versions::default_cilium")]
     pub cilium: Version,
+    /// cilium-cli release whose image installs Cilium when the cluster first boots.
+    #[serde(default = "crate::versions::default_cilium_cli")]
+    pub cilium_cli: Version,
 }
 
 impl Default for Versions {
@@ -143,6 +148,7 @@ impl Default for Versions {
             talos: crate::versions::default_talos(),
             kubernetes: crate::versions::default_kubernetes(),
             cilium: crate::versions::default_cilium(),
+            cilium_cli: crate::versions::default_cilium_cli(),
         }
     }
 }

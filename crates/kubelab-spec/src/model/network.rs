@@ -104,6 +104,10 @@ pub struct Bgp {
     /// Graceful restart keeps routes while a Cilium agent restarts.
     #[serde(default = "default_true")]
     pub graceful_restart: bool,
+    /// Equal-cost paths the router installs per LoadBalancer IP. Default: one per speaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub max_paths: Option<u8>,
 }
 
 fn default_true() -> bool {
@@ -138,6 +142,24 @@ pub struct LoadBalancer {
     /// Address pools that LoadBalancer Services draw from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<LbPool>,
+    /// The LoadBalancer Services you plan to run, so `check` can tell whether the pools hold
+    /// them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<LbService>,
+}
+
+/// A LoadBalancer Service the lab expects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LbService {
+    pub name: String,
+    pub namespace: String,
+    /// The pool it draws from (needed when several pools could serve it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// A fixed address (`lbipam.cilium.io/ips`), which must lie in its pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -162,6 +184,25 @@ pub struct LbBlock {
     pub start: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<Ipv4Addr>,
+}
+
+impl LbPool {
+    /// Addresses in the pool (Cilium hands out the first and last of a CIDR too).
+    pub fn size(&self) -> u64 {
+        self.blocks
+            .iter()
+            .filter_map(LbBlock::range)
+            .map(|(a, z)| u64::from(z - a) + 1)
+            .sum()
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let n = u32::from(ip);
+        self.blocks
+            .iter()
+            .filter_map(LbBlock::range)
+            .any(|(a, z)| a <= n && n <= z)
+    }
 }
 
 impl LbBlock {

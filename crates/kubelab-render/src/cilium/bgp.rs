@@ -1,0 +1,144 @@
+//! The BGP control plane (`cilium.io/v2`): the speakers (selected by a node label kubelab sets
+//! through Talos) peer with the router and advertise LoadBalancer IPs, optionally pod CIDRs.
+
+use std::collections::BTreeMap;
+
+use k8s_crds_cilium::ciliumbgpadvertisements::{
+    CiliumBgpAdvertisement, CiliumBgpAdvertisementAdvertisements,
+    CiliumBgpAdvertisementAdvertisementsAdvertisementType as AdvertType,
+    CiliumBgpAdvertisementAdvertisementsSelector,
+    CiliumBgpAdvertisementAdvertisementsSelectorMatchExpressions,
+    CiliumBgpAdvertisementAdvertisementsSelectorMatchExpressionsOperator,
+    CiliumBgpAdvertisementAdvertisementsService, CiliumBgpAdvertisementSpec,
+};
+use k8s_crds_cilium::ciliumbgpclusterconfigs::{
+    CiliumBgpClusterConfig, CiliumBgpClusterConfigBgpInstances,
+    CiliumBgpClusterConfigBgpInstancesPeers, CiliumBgpClusterConfigBgpInstancesPeersPeerConfigRef,
+    CiliumBgpClusterConfigNodeSelector, CiliumBgpClusterConfigSpec,
+};
+use k8s_crds_cilium::ciliumbgppeerconfigs::{
+    CiliumBgpPeerConfig, CiliumBgpPeerConfigFamilies, CiliumBgpPeerConfigFamiliesAdvertisements,
+    CiliumBgpPeerConfigFamiliesAfi, CiliumBgpPeerConfigFamiliesSafi,
+    CiliumBgpPeerConfigGracefulRestart, CiliumBgpPeerConfigSpec, CiliumBgpPeerConfigTimers,
+};
+use kubelab_spec::Lab;
+
+use crate::talos::BGP_SPEAKER_LABEL;
+
+const NAME: &str = "kubelab";
+/// The label that ties the peer config's families to the advertisement.
+const ADVERTISE_LABEL: (&str, &str) = ("kubelab.dev/advertise", "bgp");
+
+pub fn managed_by() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "app.kubernetes.io/managed-by".to_string(),
+        "kubelab".to_string(),
+    )])
+}
+
+/// The BGP objects, or none when BGP is off or has no router.
+pub fn bgp_objects(
+    lab: &Lab,
+) -> Option<(
+    CiliumBgpClusterConfig,
+    CiliumBgpPeerConfig,
+    CiliumBgpAdvertisement,
+)> {
+    let bgp = lab.bgp.as_ref().filter(|b| b.enabled)?;
+    let router = lab.router.as_ref()?;
+    let mut cluster = CiliumBgpClusterConfig::new(
+        NAME,
+        CiliumBgpClusterConfigSpec {
+            node_selector: Some(CiliumBgpClusterConfigNodeSelector {
+                match_labels: Some(BTreeMap::from([(
+                    BGP_SPEAKER_LABEL.to_string(),
+                    "true".to_string(),
+                )])),
+                ..CiliumBgpClusterConfigNodeSelector::default()
+            }),
+            bgp_instances: vec![CiliumBgpClusterConfigBgpInstances {
+                name: NAME.into(),
+                local_asn: Some(i64::from(bgp.asn)),
+                peers: Some(vec![CiliumBgpClusterConfigBgpInstancesPeers {
+                    name: router.name.clone(),
+                    peer_asn: Some(i64::from(router.asn)),
+                    peer_address: Some(router.address.to_string()),
+                    peer_config_ref: Some(CiliumBgpClusterConfigBgpInstancesPeersPeerConfigRef {
+                        name: NAME.into(),
+                    }),
+                    ..CiliumBgpClusterConfigBgpInstancesPeers::default()
+                }]),
+                ..CiliumBgpClusterConfigBgpInstances::default()
+            }],
+        },
+    );
+    cluster.metadata.labels = Some(managed_by());
+
+    let hold = bgp.hold_time_seconds as i32;
+    let mut peer = CiliumBgpPeerConfig::new(
+        NAME,
+        CiliumBgpPeerConfigSpec {
+            timers: Some(CiliumBgpPeerConfigTimers {
+                hold_time_seconds: Some(hold),
+                keep_alive_time_seconds: Some((hold / 3).max(1)),
+                ..CiliumBgpPeerConfigTimers::default()
+            }),
+            graceful_restart: Some(CiliumBgpPeerConfigGracefulRestart {
+                enabled: bgp.graceful_restart,
+                restart_time_seconds: bgp.graceful_restart.then_some(120),
+            }),
+            families: Some(vec![CiliumBgpPeerConfigFamilies {
+                afi: CiliumBgpPeerConfigFamiliesAfi::Ipv4,
+                safi: CiliumBgpPeerConfigFamiliesSafi::Unicast,
+                advertisements: Some(CiliumBgpPeerConfigFamiliesAdvertisements {
+                    match_labels: Some(BTreeMap::from([(
+                        ADVERTISE_LABEL.0.to_string(),
+                        ADVERTISE_LABEL.1.to_string(),
+                    )])),
+                    ..CiliumBgpPeerConfigFamiliesAdvertisements::default()
+                }),
+            }]),
+            ..CiliumBgpPeerConfigSpec::default()
+        },
+    );
+    peer.metadata.labels = Some(managed_by());
+
+    // A Service advertisement needs a selector; this one matches every Service (no Service
+    // carries the key with that value).
+    let every_service = CiliumBgpAdvertisementAdvertisementsSelector {
+        match_expressions: Some(vec![
+            CiliumBgpAdvertisementAdvertisementsSelectorMatchExpressions {
+                key: "kubelab.dev/no-bgp".into(),
+                operator:
+                    CiliumBgpAdvertisementAdvertisementsSelectorMatchExpressionsOperator::NotIn,
+                values: Some(vec!["true".into()]),
+            },
+        ]),
+        ..CiliumBgpAdvertisementAdvertisementsSelector::default()
+    };
+    let mut advertisements = vec![CiliumBgpAdvertisementAdvertisements {
+        advertisement_type: AdvertType::Service,
+        service: Some(CiliumBgpAdvertisementAdvertisementsService {
+            addresses: vec!["LoadBalancerIP".into()],
+            ..CiliumBgpAdvertisementAdvertisementsService::default()
+        }),
+        selector: Some(every_service),
+        attributes: None,
+        interface: None,
+    }];
+    if bgp.advertise_pod_cidr {
+        advertisements.push(CiliumBgpAdvertisementAdvertisements {
+            advertisement_type: AdvertType::PodCidr,
+            attributes: None,
+            interface: None,
+            selector: None,
+            service: None,
+        });
+    }
+    let mut advert =
+        CiliumBgpAdvertisement::new(NAME, CiliumBgpAdvertisementSpec { advertisements });
+    let mut labels = managed_by();
+    labels.insert(ADVERTISE_LABEL.0.to_string(), ADVERTISE_LABEL.1.to_string());
+    advert.metadata.labels = Some(labels);
+    Some((cluster, peer, advert))
+}

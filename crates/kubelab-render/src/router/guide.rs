@@ -1,0 +1,79 @@
+//! The README beside frr.conf: where each part goes on pfSense and OPNsense, and how to check
+//! that ECMP works.
+
+use kubelab_spec::model::RouterKind;
+use kubelab_spec::Lab;
+
+use super::frr::accepted_prefixes;
+use super::{PEER_GROUP, PREFIX_LIST, ROUTE_MAP_OUT};
+
+pub fn readme(lab: &Lab) -> Option<String> {
+    let bgp = lab.bgp.as_ref().filter(|b| b.enabled)?;
+    let router = lab.router.as_ref()?;
+    let speakers: Vec<String> = lab
+        .bgp_speakers()
+        .iter()
+        .filter_map(|(_, n)| n.ip.map(|ip| format!("- `{ip}` ({})", n.name)))
+        .collect();
+    let prefixes: Vec<String> = accepted_prefixes(lab)
+        .iter()
+        .map(|p| format!("- `{p}` (and longer, up to /32)"))
+        .collect();
+    let ibgp = bgp.asn == router.asn;
+    let max_paths = bgp
+        .max_paths
+        .map_or(lab.bgp_speakers().len().clamp(1, 64), usize::from);
+    let mut out = format!(
+        "# Router configuration for `{lab}`\n\n\
+         The cluster (AS {cluster_asn}) peers with **{router}** (AS {router_asn}, {address}) over {kind}.\n\
+         Every BGP node advertises every LoadBalancer IP; the router installs up to {max_paths} equal-cost\n\
+         paths per address (ECMP) and spreads connections across the nodes.\n\n\
+         `frr.conf` is the whole configuration as FRR reads it. What it sets up:\n\n\
+         - a peer group `{PEER_GROUP}` (remote AS {cluster_asn}) with these neighbors:\n{speakers}\n\
+         - an inbound prefix-list `{PREFIX_LIST}` accepting exactly:\n{prefixes}\n\
+         - an outbound route-map `{ROUTE_MAP_OUT}` that denies everything: the cluster learns no routes;\n\
+         - `maximum-paths{ibgp_word} {max_paths}` for ECMP.\n\n",
+        lab = lab.metadata.name,
+        cluster_asn = bgp.asn,
+        router = router.name,
+        router_asn = router.asn,
+        address = router.address,
+        kind = if ibgp { "iBGP" } else { "eBGP" },
+        speakers = speakers.join("\n"),
+        prefixes = prefixes.join("\n"),
+        ibgp_word = if ibgp { " ibgp" } else { "" },
+    );
+    out.push_str(match router.kind {
+        RouterKind::Pfsense => PFSENSE,
+        RouterKind::Opnsense => OPNSENSE,
+        RouterKind::Frr => PLAIN_FRR,
+    });
+    out.push_str(VERIFY);
+    Some(out)
+}
+
+const PFSENSE: &str = "## pfSense (FRR package)\n\n\
+1. System > Package Manager: install **frr**.\n\
+2. Services > FRR > Global Settings: enable FRR; set the Router ID to the router's LAN address.\n\
+3. Services > FRR > Global Settings > Prefix Lists: add the prefix-list entries from `frr.conf`\n   (action permit, `le 32`). Route Maps: add the outbound deny route-map.\n\
+4. Services > FRR > BGP: enable BGP, set the Local AS and Router ID, and set the multipath\n   (maximum paths) value from `frr.conf`.\n\
+5. Services > FRR > BGP > Neighbors: add the peer group first (a neighbor whose name is the\n   peer-group name, with the cluster's Remote AS, the inbound prefix-list and outbound route-map),\n   then one neighbor per node IP with that peer group.\n\
+6. Firewall > Rules > LAN: allow TCP port 179 from the node addresses to the router.\n\n\
+The FRR package's raw configuration field (Global Settings, advanced) accepts `frr.conf` as a\n\
+whole instead of steps 3–5; use one approach, not both.\n\n";
+
+const OPNSENSE: &str = "## OPNsense (os-frr plugin)\n\n\
+1. System > Firmware > Plugins: install **os-frr**.\n\
+2. Routing > General: enable.\n\
+3. Routing > BGP: enable, set the AS number and Router ID; under Prefix Lists and Route Maps add\n   the entries from `frr.conf`; under Neighbors add one neighbor per node IP with the cluster's\n   remote AS, the inbound prefix-list and the outbound route-map.\n\
+4. Firewall > Rules > LAN: allow TCP port 179 from the node addresses.\n\n";
+
+const PLAIN_FRR: &str = "## Any FRR router\n\n\
+Enable `bgpd` in `/etc/frr/daemons`, merge `frr.conf` into `/etc/frr/frr.conf` (or load it\n\
+with `vtysh -f frr.conf`), and restart FRR. `vtysh --dryrun -f frr.conf` checks it first.\n\n";
+
+const VERIFY: &str = "## Checking it\n\n\
+- On the router: `vtysh -c 'show bgp summary'` lists every node as Established;\n  `vtysh -c 'show ip route bgp'` shows each LoadBalancer IP with one next hop per node.\n\
+- On pfSense, `netstat -rWn4` shows the multipath routes.\n\
+- In the cluster: `cilium bgp peers` shows the sessions from the nodes' side.\n\
+- ECMP hashes per flow: test from several clients, not several requests from one.\n";

@@ -1,0 +1,187 @@
+//! Cilium, LB-IPAM, BGP and the router's side, rendered from the example lab and checked
+//! against lab.yaml.
+
+use std::collections::BTreeSet;
+
+use kubelab_render::{cilium, router};
+use kubelab_spec::{examples, Lab};
+
+fn lab(text: &str) -> Lab {
+    let checked = kubelab_spec::check_bytes("lab.yaml", text.as_bytes());
+    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+    checked.lab.unwrap()
+}
+
+/// What a router would learn from `frr.conf`: its neighbors and accepted prefixes.
+struct Frr {
+    asn: u32,
+    neighbors: BTreeSet<String>,
+    remote_as: u32,
+    accepted: Vec<String>,
+    max_paths: String,
+    prefix_list_in: bool,
+    route_map_out: bool,
+}
+
+fn parse_frr(conf: &str) -> Frr {
+    let mut frr = Frr {
+        asn: 0,
+        neighbors: BTreeSet::new(),
+        remote_as: 0,
+        accepted: Vec::new(),
+        max_paths: String::new(),
+        prefix_list_in: false,
+        route_map_out: false,
+    };
+    for line in conf.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["router", "bgp", asn] => frr.asn = asn.parse().unwrap(),
+            ["neighbor", ip, "peer-group", "KUBELAB"] => {
+                frr.neighbors.insert(ip.to_string());
+            }
+            ["neighbor", "KUBELAB", "remote-as", asn] => frr.remote_as = asn.parse().unwrap(),
+            ["ip", "prefix-list", "KUBELAB-LB-IN", "seq", _, "permit", prefix, "le", "32"] => {
+                frr.accepted.push(prefix.to_string())
+            }
+            ["neighbor", "KUBELAB", "prefix-list", "KUBELAB-LB-IN", "in"] => {
+                frr.prefix_list_in = true
+            }
+            ["neighbor", "KUBELAB", "route-map", "KUBELAB-OUT", "out"] => frr.route_map_out = true,
+            ["maximum-paths", rest @ ..] => frr.max_paths = rest.join(" "),
+            _ => {}
+        }
+    }
+    frr
+}
+
+#[test]
+fn frr_peers_with_every_speaker_and_accepts_exactly_the_pools() {
+    let lab = lab(examples::HOMELAB);
+    let frr = parse_frr(&router::frr_conf(&lab).unwrap());
+    assert_eq!(frr.asn, lab.router.as_ref().unwrap().asn);
+    assert_eq!(frr.remote_as, lab.bgp.as_ref().unwrap().asn);
+    let speakers: BTreeSet<String> = lab
+        .bgp_speakers()
+        .iter()
+        .map(|(_, n)| n.ip.unwrap().to_string())
+        .collect();
+    assert_eq!(frr.neighbors, speakers);
+    assert_eq!(frr.accepted, ["10.10.100.0/26"]);
+    assert!(
+        frr.prefix_list_in && frr.route_map_out,
+        "eBGP needs policy both ways"
+    );
+    assert_eq!(frr.max_paths, "3");
+}
+
+#[test]
+fn ibgp_ranges_and_pod_cidrs_change_the_router_config() {
+    let text = examples::HOMELAB
+        .replace(
+            "  asn: 64513",
+            "  asn: 64512\n  advertisePodCidr: true\n  maxPaths: 8",
+        )
+        .replace(
+            "        - cidr: 10.10.100.0/26",
+            "        - { start: 10.10.100.10, stop: 10.10.100.20 }",
+        );
+    let frr = parse_frr(&router::frr_conf(&lab(&text)).unwrap());
+    assert_eq!(frr.max_paths, "ibgp 8");
+    assert_eq!(
+        frr.accepted,
+        [
+            "10.10.100.10/31",
+            "10.10.100.12/30",
+            "10.10.100.16/30",
+            "10.10.100.20/32",
+            "10.244.0.0/16"
+        ]
+    );
+}
+
+#[test]
+fn no_bgp_means_no_router_config_and_no_bgp_objects() {
+    let lab = lab(examples::MINIMAL);
+    assert!(router::frr_conf(&lab).is_none());
+    assert!(cilium::bgp_objects(&lab).is_none());
+    assert_eq!(
+        cilium::helm_values(&lab)["bgpControlPlane"]["enabled"],
+        false
+    );
+}
+
+#[test]
+fn bgp_objects_select_the_speakers_and_peer_with_the_router() {
+    let lab = lab(examples::HOMELAB);
+    let (cluster, peer, advert) = cilium::bgp_objects(&lab).unwrap();
+    let cluster = serde_json::to_value(&cluster).unwrap();
+    assert_eq!(
+        cluster["spec"]["nodeSelector"]["matchLabels"]["kubelab.dev/bgp"],
+        "true"
+    );
+    let instance = &cluster["spec"]["bgpInstances"][0];
+    assert_eq!(instance["localASN"], 64513);
+    assert_eq!(instance["peers"][0]["peerAddress"], "10.10.0.1");
+    assert_eq!(instance["peers"][0]["peerASN"], 64512);
+    let peer = serde_json::to_value(&peer).unwrap();
+    let wanted = &peer["spec"]["families"][0]["advertisements"]["matchLabels"];
+    let advert = serde_json::to_value(&advert).unwrap();
+    for (k, v) in wanted.as_object().unwrap() {
+        assert_eq!(
+            &advert["metadata"]["labels"][k], v,
+            "the peer config must select the advertisement"
+        );
+    }
+    assert_eq!(
+        advert["spec"]["advertisements"][0]["service"]["addresses"][0],
+        "LoadBalancerIP"
+    );
+}
+
+#[test]
+fn only_speakers_carry_the_bgp_label() {
+    let lab = lab(examples::HOMELAB);
+    let secrets =
+        kubelab_pki::SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml"))
+            .unwrap();
+    let tree = kubelab_render::render(&lab, &secrets).unwrap();
+    assert!(tree.files["talos/worker-01.yaml"]
+        .contents
+        .contains("kubelab.dev/bgp: \"true\""));
+    assert!(!tree.files["talos/master-01.yaml"]
+        .contents
+        .contains("kubelab.dev/bgp"));
+    assert!(tree.files["talos/master-01.yaml"]
+        .contents
+        .contains("name: cilium-install"));
+    assert!(!tree.files["talos/worker-01.yaml"]
+        .contents
+        .contains("inlineManifests"));
+}
+
+#[test]
+fn pools_mirror_the_lab() {
+    let text = examples::HOMELAB.replace(
+        "        - cidr: 10.10.100.0/26\n",
+        "        - cidr: 10.10.100.0/26\n      serviceSelector: { matchLabels: { exposure: public } }\n",
+    );
+    let pools = cilium::lb_pools(&lab(&text));
+    let pool = serde_json::to_value(&pools[0]).unwrap();
+    assert_eq!(pool["kind"], "CiliumLoadBalancerIPPool");
+    assert_eq!(pool["spec"]["blocks"][0]["cidr"], "10.10.100.0/26");
+    assert_eq!(
+        pool["spec"]["serviceSelector"]["matchLabels"]["exposure"],
+        "public"
+    );
+}
+
+#[test]
+fn the_install_job_runs_the_labs_cilium_version_on_control_planes() {
+    let manifest = cilium::install_manifest(&lab(examples::HOMELAB));
+    assert!(manifest.contains("image: quay.io/cilium/cilium-cli:v0.19.7"));
+    assert!(manifest.contains("- v1.20.3"));
+    assert!(manifest.contains("hostNetwork: true"));
+    assert!(manifest.contains("node-role.kubernetes.io/control-plane: \"\""));
+    assert!(manifest.contains("k8sServicePort: 7445"));
+}
