@@ -119,10 +119,11 @@ mod tests {
 
     fn with_services(services: &str) -> String {
         homelab_with(|t| {
-            t.replace(
-                "        - cidr: 10.10.100.0/26\n",
-                &format!("        - cidr: 10.10.100.0/30\n  services:\n{services}"),
-            )
+            t.replace("cidr: 10.10.100.0/26", "cidr: 10.10.100.0/30")
+                .replace(
+                    "    - { name: web-server, namespace: production }\n",
+                    services,
+                )
         })
     }
 
