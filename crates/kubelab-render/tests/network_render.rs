@@ -185,3 +185,18 @@ fn the_install_job_runs_the_labs_cilium_version_on_control_planes() {
     assert!(manifest.contains("node-role.kubernetes.io/control-plane: \"\""));
     assert!(manifest.contains("k8sServicePort: 7445"));
 }
+
+#[test]
+fn a_router_off_the_subnet_gets_multihop_on_both_sides() {
+    let text = examples::HOMELAB.replace(
+        "  address: 10.10.0.1\n  asn: 64512",
+        "  address: 10.20.0.1\n  asn: 64512",
+    );
+    let lab = lab(&text);
+    let conf = router::frr_conf(&lab).unwrap();
+    assert!(conf.contains(" neighbor KUBELAB ebgp-multihop 4\n"));
+    let (_, peer, _) = cilium::bgp_objects(&lab).unwrap();
+    assert_eq!(peer.spec.ebgp_multihop, Some(4));
+    let (_, peer, _) = cilium::bgp_objects(&self::lab(examples::HOMELAB)).unwrap();
+    assert_eq!(peer.spec.ebgp_multihop, None);
+}

@@ -29,6 +29,23 @@ const NAME: &str = "kubelab";
 /// The label that ties the peer config's families to the advertisement.
 const ADVERTISE_LABEL: (&str, &str) = ("kubelab.dev/advertise", "bgp");
 
+/// TTL for eBGP sessions with a router that is not on the node subnet.
+pub const MULTIHOP_TTL: i32 = 4;
+
+/// True when eBGP with the router crosses a routed hop.
+pub fn router_is_remote(lab: &Lab) -> bool {
+    let ibgp = lab
+        .bgp
+        .as_ref()
+        .zip(lab.router.as_ref())
+        .is_some_and(|(b, r)| b.asn == r.asn);
+    !ibgp
+        && lab
+            .router
+            .as_ref()
+            .is_some_and(|r| !lab.network.subnet.net().contains(&r.address))
+}
+
 pub fn managed_by() -> BTreeMap<String, String> {
     BTreeMap::from([(
         "app.kubernetes.io/managed-by".to_string(),
@@ -87,6 +104,8 @@ pub fn bgp_objects(
                 enabled: bgp.graceful_restart,
                 restart_time_seconds: bgp.graceful_restart.then_some(120),
             }),
+            // A router off the node subnet is more than one hop away: eBGP then needs multihop.
+            ebgp_multihop: router_is_remote(lab).then_some(MULTIHOP_TTL),
             families: Some(vec![CiliumBgpPeerConfigFamilies {
                 afi: CiliumBgpPeerConfigFamiliesAfi::Ipv4,
                 safi: CiliumBgpPeerConfigFamiliesSafi::Unicast,

@@ -5,7 +5,7 @@ mod bgp;
 mod install;
 mod pools;
 
-pub use bgp::bgp_objects;
+pub use bgp::{bgp_objects, router_is_remote, MULTIHOP_TTL};
 pub use install::install_manifest;
 pub use pools::lb_pools;
 

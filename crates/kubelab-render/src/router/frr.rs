@@ -93,6 +93,12 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
         " neighbor {PEER_GROUP} timers {keepalive} {}\n",
         bgp.hold_time_seconds
     ));
+    if crate::cilium::router_is_remote(lab) {
+        c.push_str(&format!(
+            " neighbor {PEER_GROUP} ebgp-multihop {}\n",
+            crate::cilium::MULTIHOP_TTL
+        ));
+    }
     for (_, node) in &speakers {
         if let Some(ip) = node.ip {
             c.push_str(&format!(" neighbor {ip} peer-group {PEER_GROUP}\n"));
