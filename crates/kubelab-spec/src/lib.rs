@@ -10,6 +10,7 @@ pub mod budget;
 pub mod checks;
 pub mod diagnostic;
 pub mod examples;
+pub mod generate;
 pub mod model;
 pub mod quantity;
 pub mod reference;
