@@ -3,7 +3,10 @@
 
 pub mod cilium;
 pub mod flux;
+mod k8s;
 pub mod router;
+pub mod security;
+pub mod storage;
 pub mod talos;
 mod tree;
 mod yaml;
@@ -19,6 +22,8 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     let mut tree = Tree::default();
     talos::render(lab, secrets, &mut tree)?;
     render_cilium(lab, &mut tree);
+    storage::render(lab, &mut tree);
+    security::render(lab, &mut tree);
     if let (Some(conf), Some(guide)) = (router::frr_conf(lab), router::readme(lab)) {
         tree.add("router/frr.conf", conf);
         tree.add("router/README.md", guide);

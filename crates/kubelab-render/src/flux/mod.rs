@@ -2,6 +2,10 @@
 //! crate carries Flux's types with the field set we need); CI validates them against Flux's
 //! own CRDs.
 
+mod git;
+
+pub use git::GitRepository;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -71,6 +75,7 @@ pub struct ChartTemplate {
 #[serde(rename_all = "camelCase")]
 pub struct ChartSpec {
     pub chart: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub version: String,
     pub source_ref: SourceRef,
 }
@@ -79,6 +84,22 @@ pub struct ChartSpec {
 pub struct SourceRef {
     pub kind: &'static str,
     pub name: String,
+}
+
+impl HelmRelease {
+    /// A release of the chart at `path` inside the GitRepository `repository`.
+    pub fn from_git(
+        name: &str,
+        namespace: &str,
+        repository: &str,
+        path: &str,
+        values: Value,
+    ) -> Self {
+        let mut release = Self::new(name, namespace, repository, path, "*", values);
+        release.spec.chart.spec.source_ref.kind = "GitRepository";
+        release.spec.chart.spec.version = String::new();
+        release
+    }
 }
 
 impl HelmRelease {
