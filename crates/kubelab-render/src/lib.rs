@@ -1,9 +1,12 @@
 //! kubelab-render: pure functions from a lab (and its secrets) to the files kubelab writes.
 //! Nothing here touches the disk; the CLI writes the tree atomically.
 
+pub mod backup;
 pub mod cilium;
 pub mod flux;
+pub mod gitops;
 mod k8s;
+pub mod monitoring;
 pub mod router;
 pub mod security;
 pub mod storage;
@@ -24,6 +27,9 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     render_cilium(lab, &mut tree);
     storage::render(lab, &mut tree);
     security::render(lab, &mut tree);
+    monitoring::render(lab, &mut tree);
+    backup::render(lab, &mut tree);
+    gitops::render(lab, &mut tree);
     if let (Some(conf), Some(guide)) = (router::frr_conf(lab), router::readme(lab)) {
         tree.add("router/frr.conf", conf);
         tree.add("router/README.md", guide);
@@ -50,7 +56,7 @@ fn render_cilium(lab: &Lab, tree: &mut Tree) {
         "cilium",
         "cilium",
         &lab.versions.cilium.to_string(),
-        cilium::helm_values(lab),
+        cilium::release_values(lab),
     );
     tree.add(
         "cluster/cilium/helmrelease.yaml",
@@ -58,11 +64,14 @@ fn render_cilium(lab: &Lab, tree: &mut Tree) {
     );
     let pools: Vec<String> = cilium::lb_pools(lab).iter().map(yaml::document).collect();
     if !pools.is_empty() {
-        tree.add("cluster/cilium/lb-pools.yaml", yaml::documents(&pools));
+        tree.add(
+            "cluster/cilium-config/lb-pools.yaml",
+            yaml::documents(&pools),
+        );
     }
     if let Some((cluster, peer, advert)) = cilium::bgp_objects(lab) {
         tree.add(
-            "cluster/cilium/bgp.yaml",
+            "cluster/cilium-config/bgp.yaml",
             yaml::documents(&[
                 yaml::document(&cluster),
                 yaml::document(&peer),

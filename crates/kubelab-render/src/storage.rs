@@ -148,35 +148,40 @@ fn nfs_volumes(lab: &Lab) -> Option<String> {
         };
         docs.push(yaml::document(&pv));
     }
-    if let Some(export) = lab
+    Some(yaml::documents(&docs))
+}
+
+/// The claim on the NFS export that receives etcd snapshots, in the backup namespace.
+pub fn etcd_backup_claim(lab: &Lab) -> Option<PersistentVolumeClaim> {
+    let export = lab
         .backup
         .etcd
         .export
         .as_ref()
-        .filter(|_| lab.backup.etcd.enabled)
-    {
-        if let Some(e) = nas.exports.iter().find(|e| &e.name == export) {
-            let claim = PersistentVolumeClaim {
-                metadata: meta(ETCD_BACKUP_CLAIM, Some(BACKUP_NAMESPACE)),
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteMany".into()]),
-                    storage_class_name: Some(String::new()),
-                    volume_name: Some(e.name.clone()),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([(
-                            "storage".to_string(),
-                            Quantity(e.capacity.to_string()),
-                        )])),
-                        ..VolumeResourceRequirements::default()
-                    }),
-                    ..PersistentVolumeClaimSpec::default()
-                }),
-                ..PersistentVolumeClaim::default()
-            };
-            docs.push(yaml::document(&claim));
-        }
-    }
-    Some(yaml::documents(&docs))
+        .filter(|_| lab.backup.etcd.enabled)?;
+    let e = lab
+        .nas
+        .as_ref()?
+        .exports
+        .iter()
+        .find(|e| &e.name == export)?;
+    Some(PersistentVolumeClaim {
+        metadata: meta(ETCD_BACKUP_CLAIM, Some(BACKUP_NAMESPACE)),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteMany".into()]),
+            storage_class_name: Some(String::new()),
+            volume_name: Some(e.name.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(e.capacity.to_string()),
+                )])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    })
 }
 
 fn nfs_csi(lab: &Lab) -> Option<String> {

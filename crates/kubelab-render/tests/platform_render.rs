@@ -80,7 +80,12 @@ fn nfs_exports_become_retained_rwx_volumes_with_a_backup_claim() {
     assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
     assert_eq!(pv["spec"]["nfs"]["server"], "10.10.0.5");
     assert_eq!(pv["spec"]["nfs"]["path"], "/volume1/k8s-backups");
-    let pvc = kind(&d, "PersistentVolumeClaim")[0];
+    assert!(
+        kind(&d, "PersistentVolumeClaim").is_empty(),
+        "claims live with their users"
+    );
+    let backup = docs(&t, "cluster/backup/etcd-snapshots.yaml");
+    let pvc = kind(&backup, "PersistentVolumeClaim")[0];
     assert_eq!(pvc["spec"]["volumeName"], "backup-storage");
     assert_eq!(pvc["metadata"]["namespace"], "kubelab-backup");
 }
@@ -159,4 +164,156 @@ fn the_ci_runner_can_deploy_but_never_delete() {
         kind(&d, "ServiceAccount")[0]["automountServiceAccountToken"],
         false
     );
+}
+
+#[test]
+fn alerts_cover_the_seeds_health_checks_with_runbooks() {
+    let t = tree(examples::HOMELAB);
+    let d = docs(&t, "cluster/monitoring-rules/alerts.yaml");
+    let rules: Vec<&Value> = d[0]["spec"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .collect();
+    let exprs: String = rules
+        .iter()
+        .map(|r| r["expr"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for needle in [
+        "kube_node_status_condition",
+        "kube-controller-manager|kube-scheduler",
+        "etcd_server_has_leader",
+        r#"daemonset="cilium""#,
+        "cilium_bgp_control_plane_session_state",
+        "kube_service_status_load_balancer_ingress",
+        "kube_pod_container_status_restarts_total[1h]) > 3",
+        "> 0.9",
+        "node_filesystem_avail_bytes",
+        "apiserver_client_certificate_expiration_seconds",
+    ] {
+        assert!(exprs.contains(needle), "no alert uses {needle}");
+    }
+    for rule in rules {
+        assert!(
+            rule["annotations"]["summary"].is_string()
+                && rule["annotations"]["runbook"].is_string(),
+            "{rule}"
+        );
+    }
+}
+
+#[test]
+fn prometheus_scrapes_talos_control_planes_and_skips_kube_proxy() {
+    let t = tree(examples::HOMELAB);
+    let d = docs(&t, "cluster/monitoring/releases.yaml");
+    let stack = kind(&d, "HelmRelease")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "kube-prometheus-stack")
+        .unwrap();
+    let values = &stack["spec"]["values"];
+    assert_eq!(values["kubeProxy"]["enabled"], false);
+    assert_eq!(
+        values["kubeEtcd"]["endpoints"],
+        serde_json::json!(["10.10.0.11", "10.10.0.12", "10.10.0.13"])
+    );
+    assert_eq!(values["kubeEtcd"]["service"]["port"], 2381);
+    assert_eq!(values["kubeScheduler"]["service"]["port"], 10259);
+    assert!(kind(&d, "HelmRelease")
+        .iter()
+        .any(|r| r["metadata"]["name"] == "metrics-server"));
+}
+
+#[test]
+fn etcd_snapshots_run_restricted_and_keep_the_configured_count() {
+    let t = tree(examples::HOMELAB);
+    let d = docs(&t, "cluster/backup/etcd-snapshots.yaml");
+    let cron = kind(&d, "CronJob")[0];
+    assert_eq!(cron["spec"]["schedule"], "0 */6 * * *");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let script = pod["containers"][0]["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("tail -n +29"),
+        "keeps 28 snapshots: {script}"
+    );
+    assert_eq!(
+        pod["initContainers"][0]["image"],
+        "ghcr.io/siderolabs/talosctl:v1.13.10"
+    );
+    let account = kind(&d, "ServiceAccount")[0];
+    assert_eq!(account["apiVersion"], "talos.dev/v1alpha1");
+    assert_eq!(account["spec"]["roles"][0], "os:etcd:backup");
+}
+
+#[test]
+fn velero_backs_up_to_the_nas_s3_endpoint_on_schedule() {
+    let t = tree(examples::HOMELAB);
+    let d = docs(&t, "cluster/backup-config/velero.yaml");
+    let bsl = kind(&d, "BackupStorageLocation")[0];
+    assert_eq!(bsl["spec"]["config"]["s3Url"], "http://10.10.0.5:3900");
+    assert_eq!(bsl["spec"]["objectStorage"]["bucket"], "velero");
+    let schedule = kind(&d, "Schedule")[0];
+    assert_eq!(schedule["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(
+        schedule["spec"]["template"]["defaultVolumesToFsBackup"],
+        true
+    );
+}
+
+#[test]
+fn flux_applies_folders_after_what_they_depend_on() {
+    let t = tree(examples::HOMELAB);
+    let d = docs(&t, "cluster/flux-system/kubelab.yaml");
+    let kustomizations = kind(&d, "Kustomization");
+    let order: Vec<&str> = kustomizations
+        .iter()
+        .map(|k| k["metadata"]["name"].as_str().unwrap())
+        .collect();
+    for (i, k) in kustomizations.iter().enumerate() {
+        for dep in k["spec"]["dependsOn"].as_array().into_iter().flatten() {
+            let at = order
+                .iter()
+                .position(|n| *n == dep["name"])
+                .expect("dependency exists");
+            assert!(at < i, "{} depends on a later folder", order[i]);
+        }
+        let folder = k["spec"]["path"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("./clusters/homelab/");
+        assert!(
+            t.files.keys().any(|p| p.starts_with(&format!("{folder}/"))),
+            "{folder} exists"
+        );
+    }
+    let deps = |name: &str| -> Vec<String> {
+        let k = kustomizations
+            .iter()
+            .find(|k| k["metadata"]["name"] == name)
+            .unwrap();
+        k["spec"]["dependsOn"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        deps("kubelab-monitoring-rules"),
+        ["kubelab-monitoring"],
+        "PrometheusRule after its CRD"
+    );
+    assert_eq!(
+        deps("kubelab-backup-config"),
+        ["kubelab-backup"],
+        "Velero objects after Velero"
+    );
+    let readme = &t.files["README.md"].contents;
+    assert!(readme.contains("talosctl apply-config --insecure") && readme.contains("velero-s3"));
 }

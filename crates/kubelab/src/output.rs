@@ -61,3 +61,22 @@ pub fn count(n: usize, singular: &str) -> String {
         format!("{n} {singular}s")
     }
 }
+
+/// `print!` that survives a closed pipe (`kubelab render | head`): when the reader has gone,
+/// there is nobody left to tell, so the write error is dropped instead of panicking.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` that survives a closed pipe; see [`out!`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}

@@ -37,7 +37,7 @@ impl Workspace {
         let checked = kubelab_spec::check_file(&args.lab)
             .map_err(|e| format!("cannot read {}: {e}", args.lab.display()))?;
         if checked.error_count() > 0 {
-            print!(
+            crate::out!(
                 "{}",
                 report::render(&checked.diagnostics, &checked.source, style)
             );

@@ -33,7 +33,20 @@ const CLEAN_STATE_CAPABILITIES: [&str; 3] = ["NET_ADMIN", "SYS_ADMIN", "SYS_RESO
 
 /// Helm values for the Cilium chart on this lab. Kept as JSON rather than typed: the chart's
 /// values have no published schema to type against, and these few keys are checked by tests.
+/// The bootstrap install runs before any CRD but Cilium's own exists, so ServiceMonitors come
+/// only with the Flux release (`with_service_monitors`), after the monitoring stack.
 pub fn helm_values(lab: &Lab) -> Value {
+    values(lab, false)
+}
+
+/// The values Flux's HelmRelease carries: the bootstrap values plus ServiceMonitors when the
+/// lab runs monitoring.
+pub fn release_values(lab: &Lab) -> Value {
+    values(lab, lab.monitoring.enabled)
+}
+
+fn values(lab: &Lab, with_service_monitors: bool) -> Value {
+    let monitor = json!({ "enabled": with_service_monitors });
     let bgp = lab.bgp.as_ref().is_some_and(|b| b.enabled);
     let operator_replicas = if lab.nodes.len() > 1 { 2 } else { 1 };
     json!({
@@ -54,12 +67,15 @@ pub fn helm_values(lab: &Lab) -> Value {
         "hubble": {
             "enabled": true,
             "relay": { "enabled": true },
-            "metrics": { "enabled": ["dns", "drop", "tcp", "flow", "icmp", "port-distribution"] },
+            "metrics": {
+                "enabled": ["dns", "drop", "tcp", "flow", "icmp", "port-distribution"],
+                "serviceMonitor": monitor,
+            },
         },
-        "prometheus": { "enabled": true },
+        "prometheus": { "enabled": true, "serviceMonitor": monitor },
         "operator": {
             "replicas": operator_replicas,
-            "prometheus": { "enabled": true },
+            "prometheus": { "enabled": true, "serviceMonitor": monitor },
         },
         "rollOutCiliumPods": true,
     })

@@ -15,8 +15,8 @@ pub fn run(args: CheckArgs, style: Style) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     let failed = checked.error_count() > 0 || (args.strict && checked.warning_count() > 0);
     match args.output {
-        OutputFormat::Json => println!("{}", to_json(&checked, failed)),
-        OutputFormat::Text => print!("{}", to_text(&checked, style, failed)),
+        OutputFormat::Json => crate::outln!("{}", to_json(&checked, failed)),
+        OutputFormat::Text => crate::out!("{}", to_text(&checked, style, failed)),
     }
     Ok(if failed {
         ExitCode::from(crate::EXIT_FINDINGS)

@@ -32,7 +32,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode, String> {
     }
     temp.persist(&target)
         .map_err(|e| format!("cannot write {}: {}", target.display(), e.error))?;
-    println!(
+    crate::outln!(
         "wrote {} (the {} example); next: edit it, then `kubelab check {}`",
         target.display(),
         args.example.name(),

@@ -27,9 +27,9 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
     } else {
         let bundle = super::secrets::generate(&workspace)?;
         for note in workspace.seal_secrets(&bundle)? {
-            println!("{note}");
+            crate::outln!("{note}");
         }
-        println!(
+        crate::outln!(
             "generated the cluster secrets: {}",
             workspace.secrets_path.display()
         );
@@ -38,8 +38,8 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
     let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
     if args.diff {
         let (text, changes) = write_tree::diff(&tree, &out)?;
-        print!("{text}");
-        println!(
+        crate::out!("{text}");
+        crate::outln!(
             "{} against {}",
             count(changes, "changed file"),
             out.display()
@@ -48,7 +48,7 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
     }
     write_tree::write_atomically(&tree, &out)?;
     let private = tree.files.values().filter(|f| f.private).count();
-    println!(
+    crate::outln!(
         "{} {} to {} ({} with key material, mode 0600, git-ignored)",
         style.green("rendered"),
         count(tree.files.len(), "file"),
@@ -56,7 +56,7 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
         private
     );
     for path in tree.files.keys() {
-        println!("  {path}");
+        crate::outln!("  {path}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,8 +6,8 @@ use crate::cli::{SchemaArgs, SchemaFormat};
 
 pub fn run(args: SchemaArgs) -> Result<ExitCode, String> {
     match args.format {
-        SchemaFormat::Json => print!("{}", kubelab_spec::reference::schema_json()),
-        SchemaFormat::Markdown => print!("{}", kubelab_spec::reference::markdown()),
+        SchemaFormat::Json => crate::out!("{}", kubelab_spec::reference::schema_json()),
+        SchemaFormat::Markdown => crate::out!("{}", kubelab_spec::reference::markdown()),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,7 +37,7 @@ pub fn run(command: SecretsCommand, style: Style) -> Result<ExitCode, String> {
         }
     };
     for note in workspace.seal_secrets(&bundle)? {
-        println!("{note}");
+        crate::outln!("{note}");
     }
     let what = match target {
         None => "generated the cluster secrets",
@@ -46,7 +46,7 @@ pub fn run(command: SecretsCommand, style: Style) -> Result<ExitCode, String> {
         }
         Some(RotateTarget::Clients) => "issued new admin client certificates",
     };
-    println!(
+    crate::outln!(
         "{what}: {} (age-encrypted, mode 0600)",
         workspace.secrets_path.display()
     );
