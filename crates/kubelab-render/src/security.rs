@@ -9,12 +9,13 @@ use k8s_crds_cilium::ciliumnetworkpolicies::{
     CiliumNetworkPolicyEgressToPortsPortsProtocol as EgressProtocol,
     CiliumNetworkPolicyEndpointSelector, CiliumNetworkPolicyIngress,
     CiliumNetworkPolicyIngressFromEndpoints, CiliumNetworkPolicyIngressToPorts,
-    CiliumNetworkPolicyIngressToPortsPorts,
-    CiliumNetworkPolicyIngressToPortsPortsProtocol as IngressProtocol, CiliumNetworkPolicySpec,
+    CiliumNetworkPolicyIngressToPortsPorts, CiliumNetworkPolicySpec,
 };
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kubelab_spec::model::{AllowRule, AppNamespace, PodSecurityLevel, RbacSubject, SubjectKind};
+use kubelab_spec::model::{
+    parse_port, AllowRule, AppNamespace, PodSecurityLevel, RbacSubject, SubjectKind,
+};
 use kubelab_spec::Lab;
 
 use crate::k8s::{managed_labels, meta};
@@ -167,9 +168,19 @@ fn peer_endpoints(
     }
 }
 
-fn parse_port(text: &str) -> (String, String) {
-    let (port, protocol) = text.split_once('/').unwrap_or((text, "TCP"));
-    (port.to_string(), protocol.to_string())
+/// The rule's ports as Cilium port entries. Ingress and egress have distinct generated types
+/// with the same shape, so both are built from the same JSON.
+fn ports<T: serde::de::DeserializeOwned>(rule: &AllowRule) -> Vec<T> {
+    rule.ports
+        .iter()
+        .filter_map(|p| parse_port(p))
+        .map(|(port, protocol)| {
+            serde_json::from_value(
+                serde_json::json!({ "port": port.to_string(), "protocol": protocol }),
+            )
+            .expect("a port entry has Cilium's shape")
+        })
+        .collect()
 }
 
 fn allow(namespace: &str, rule: &AllowRule) -> CiliumNetworkPolicy {
@@ -178,22 +189,7 @@ fn allow(namespace: &str, rule: &AllowRule) -> CiliumNetworkPolicy {
         ..CiliumNetworkPolicySpec::default()
     };
     if let Some(from) = &rule.from {
-        let ports: Vec<_> = rule
-            .ports
-            .iter()
-            .map(|p| {
-                let (port, protocol) = parse_port(p);
-                CiliumNetworkPolicyIngressToPortsPorts {
-                    port: Some(port),
-                    protocol: Some(match protocol.as_str() {
-                        "UDP" => IngressProtocol::Udp,
-                        "SCTP" => IngressProtocol::Sctp,
-                        _ => IngressProtocol::Tcp,
-                    }),
-                    ..CiliumNetworkPolicyIngressToPortsPorts::default()
-                }
-            })
-            .collect();
+        let ports: Vec<CiliumNetworkPolicyIngressToPortsPorts> = ports(rule);
         spec.ingress = Some(vec![CiliumNetworkPolicyIngress {
             from_entities: from.world.then(|| vec!["world".to_string()]),
             from_cidr: (!from.cidrs.is_empty())
@@ -218,22 +214,7 @@ fn allow(namespace: &str, rule: &AllowRule) -> CiliumNetworkPolicy {
         }]);
     }
     if let Some(to) = &rule.to {
-        let ports: Vec<_> = rule
-            .ports
-            .iter()
-            .map(|p| {
-                let (port, protocol) = parse_port(p);
-                CiliumNetworkPolicyEgressToPortsPorts {
-                    port: Some(port),
-                    protocol: Some(match protocol.as_str() {
-                        "UDP" => EgressProtocol::Udp,
-                        "SCTP" => EgressProtocol::Sctp,
-                        _ => EgressProtocol::Tcp,
-                    }),
-                    ..CiliumNetworkPolicyEgressToPortsPorts::default()
-                }
-            })
-            .collect();
+        let ports: Vec<CiliumNetworkPolicyEgressToPortsPorts> = ports(rule);
         spec.egress = Some(vec![CiliumNetworkPolicyEgress {
             to_entities: to.world.then(|| vec!["world".to_string()]),
             to_cidr: (!to.cidrs.is_empty())

@@ -102,16 +102,8 @@ fn type_of(schema: &Value) -> (String, Vec<String>) {
             .unwrap_or_else(|| name.clone());
         return (format!("{t} ({name})"), vec![]);
     }
-    for combinator in ["anyOf", "oneOf"] {
-        if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
-            let non_null: Vec<_> = branches
-                .iter()
-                .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-                .collect();
-            if non_null.len() == 1 {
-                return type_of(non_null[0]);
-            }
-        }
+    if let Some(inner) = crate::schema::optional_inner(schema) {
+        return type_of(inner);
     }
     if let Some(items) = schema.get("items") {
         let (inner, refs) = type_of(items);

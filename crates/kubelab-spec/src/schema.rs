@@ -250,18 +250,21 @@ fn resolve(schema: &Value) -> &Value {
 
 /// For `Option<T>` schemars emits `anyOf: [T, null]`: pick the branch that is not `null`.
 fn object_branch(schema: &Value) -> &Value {
-    for combinator in ["anyOf", "oneOf"] {
-        if let Some(branches) = schema.get(combinator).and_then(Value::as_array) {
-            let non_null: Vec<_> = branches
-                .iter()
-                .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-                .collect();
-            if non_null.len() == 1 {
-                return resolve(non_null[0]);
-            }
+    optional_inner(schema).map_or(schema, resolve)
+}
+
+/// The one non-null branch of an `anyOf`/`oneOf`, which is how schemars writes `Option<T>`.
+pub(crate) fn optional_inner(schema: &Value) -> Option<&Value> {
+    ["anyOf", "oneOf"].iter().find_map(|combinator| {
+        let branches = schema.get(*combinator)?.as_array()?;
+        let mut non_null = branches
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"));
+        match (non_null.next(), non_null.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
         }
-    }
-    schema
+    })
 }
 
 fn property_names(schema: &Value) -> Vec<String> {

@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::diagnostic::Diagnostic;
-use crate::model::PodSecurityLevel;
+use crate::model::{parse_port, PodSecurityLevel};
 
 /// Verbs that destroy; the seed's CI runner must never hold them.
 const DESTRUCTIVE_VERBS: [&str; 2] = ["delete", "deletecollection"];
@@ -135,17 +135,10 @@ fn level(l: PodSecurityLevel) -> &'static str {
     }
 }
 
-/// `8080`, `53/UDP`: port 1–65535 and an optional TCP, UDP or SCTP protocol.
-pub fn parse_port(text: &str) -> Option<(u16, &str)> {
-    let (port, protocol) = text.split_once('/').unwrap_or((text, "TCP"));
-    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
-    matches!(protocol, "TCP" | "UDP" | "SCTP").then_some((port, protocol))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::parse_port;
+    use crate::model::parse_port;
 
     #[test]
     fn delete_verbs_warn() {

@@ -19,8 +19,8 @@ pub use node::{
     Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect,
 };
 pub use platform::{
-    AllowRule, AppNamespace, Backup, EtcdBackup, Flux, Gitops, Monitoring, Peer, PodSecurityLevel,
-    PolicyRule, RbacSubject, Security, SubjectKind, VeleroBackup,
+    parse_port, AllowRule, AppNamespace, Backup, EtcdBackup, Flux, Gitops, Monitoring, Peer,
+    PodSecurityLevel, PolicyRule, RbacSubject, Security, SubjectKind, VeleroBackup,
 };
 pub use storage::{LocalPath, Nas, NfsCsi, NfsExport, ReclaimPolicy, S3Endpoint, Storage};
 pub use talos::{JsonPatchOp, JsonPatchOperation, TalosOverrides, TalosPatch, TalosSettings};

@@ -84,6 +84,14 @@ pub struct AllowRule {
     pub ports: Vec<String>,
 }
 
+/// Parses a port as written in an allow rule: `8080`, `53/UDP`; port 1–65535 and TCP, UDP or
+/// SCTP (TCP when omitted).
+pub fn parse_port(text: &str) -> Option<(u16, &str)> {
+    let (port, protocol) = text.split_once('/').unwrap_or((text, "TCP"));
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    matches!(protocol, "TCP" | "UDP" | "SCTP").then_some((port, protocol))
+}
+
 /// A traffic peer: any combination of the fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
