@@ -4,7 +4,7 @@
 use kubelab_spec::Lab;
 use serde::Serialize;
 
-use crate::flux::Metadata;
+use crate::flux::{GitRepository, Metadata};
 use crate::{yaml, Tree};
 
 const FLUX_NAMESPACE: &str = "flux-system";
@@ -79,28 +79,6 @@ fn folders(tree: &Tree, lab: &Lab) -> Vec<Folder> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct GitRepository {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: Metadata,
-    spec: GitRepositorySpec,
-}
-
-#[derive(Serialize)]
-struct GitRepositorySpec {
-    interval: String,
-    url: String,
-    #[serde(rename = "ref")]
-    reference: Branch,
-}
-
-#[derive(Serialize)]
-struct Branch {
-    branch: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Kustomization {
     api_version: &'static str,
     kind: &'static str,
@@ -146,21 +124,13 @@ pub fn render(lab: &Lab, tree: &mut Tree) {
     if let Some(flux) = &lab.gitops.flux {
         let name = format!("kubelab-{}", lab.metadata.name);
         let base = repository_path(lab);
-        let mut docs = vec![yaml::document(&GitRepository {
-            api_version: "source.toolkit.fluxcd.io/v1",
-            kind: "GitRepository",
-            metadata: Metadata {
-                name: name.clone(),
-                namespace: FLUX_NAMESPACE.into(),
-            },
-            spec: GitRepositorySpec {
-                interval: flux.interval.clone(),
-                url: flux.repository.clone(),
-                reference: Branch {
-                    branch: flux.branch.clone(),
-                },
-            },
-        })];
+        let mut docs = vec![yaml::document(&GitRepository::on_branch(
+            &name,
+            FLUX_NAMESPACE,
+            &flux.repository,
+            &flux.branch,
+            &flux.interval,
+        ))];
         for folder in &folders {
             docs.push(yaml::document(&Kustomization {
                 api_version: "kustomize.toolkit.fluxcd.io/v1",

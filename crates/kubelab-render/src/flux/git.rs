@@ -21,13 +21,43 @@ pub struct GitRepositorySpec {
     pub reference: GitRef,
 }
 
+/// Exactly one of `branch` or `tag` is set.
 #[derive(Serialize)]
 pub struct GitRef {
-    pub tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 impl GitRepository {
     pub fn at_tag(name: &str, namespace: &str, url: &str, tag: &str) -> Self {
+        Self::new(
+            name,
+            namespace,
+            url,
+            "24h",
+            GitRef {
+                branch: None,
+                tag: Some(tag.into()),
+            },
+        )
+    }
+
+    pub fn on_branch(name: &str, namespace: &str, url: &str, branch: &str, interval: &str) -> Self {
+        Self::new(
+            name,
+            namespace,
+            url,
+            interval,
+            GitRef {
+                branch: Some(branch.into()),
+                tag: None,
+            },
+        )
+    }
+
+    fn new(name: &str, namespace: &str, url: &str, interval: &str, reference: GitRef) -> Self {
         Self {
             api_version: "source.toolkit.fluxcd.io/v1",
             kind: "GitRepository",
@@ -36,9 +66,9 @@ impl GitRepository {
                 namespace: namespace.into(),
             },
             spec: GitRepositorySpec {
-                interval: "24h".into(),
+                interval: interval.into(),
                 url: url.into(),
-                reference: GitRef { tag: tag.into() },
+                reference,
             },
         }
     }
