@@ -269,10 +269,31 @@ fn etcd_snapshots(lab: &Lab) -> String {
         },
         ..CronJob::default()
     };
-    let mut docs = vec![yaml::document(&namespace), yaml::document(&account)];
+    let mut docs = vec![
+        yaml::document(&namespace),
+        // The backup namespace gets the same default-deny as app namespaces; the job needs
+        // DNS and the Talos API (apid, TCP 50000 on the nodes) and nothing else. The NFS
+        // mount is the kubelet's, not the pod's.
+        yaml::document(&crate::security::default_deny(BACKUP_NAMESPACE)),
+        yaml::document(&crate::security::allow_dns(BACKUP_NAMESPACE)),
+        yaml::document(&allow_talos_api()),
+        yaml::document(&account),
+    ];
     docs.extend(crate::storage::etcd_backup_claim(lab).map(|c| yaml::document(&c)));
     docs.push(yaml::document(&cron));
     yaml::documents(&docs)
+}
+
+fn allow_talos_api() -> k8s_crds_cilium::ciliumnetworkpolicies::CiliumNetworkPolicy {
+    let spec = serde_json::from_value(json!({
+        "endpointSelector": {},
+        "egress": [{
+            "toEntities": ["host", "remote-node"],
+            "toPorts": [{ "ports": [{ "port": "50000", "protocol": "TCP" }] }],
+        }],
+    }))
+    .expect("a policy spec has Cilium's shape");
+    crate::security::policy("allow-talos-api", BACKUP_NAMESPACE, spec)
 }
 
 fn velero_config(lab: &Lab, url: &str, bucket: &str, region: &str) -> String {

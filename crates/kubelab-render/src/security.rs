@@ -81,7 +81,11 @@ fn namespace(ns: &AppNamespace, enforce: PodSecurityLevel) -> Namespace {
     }
 }
 
-fn policy(name: &str, namespace: &str, spec: CiliumNetworkPolicySpec) -> CiliumNetworkPolicy {
+pub(crate) fn policy(
+    name: &str,
+    namespace: &str,
+    spec: CiliumNetworkPolicySpec,
+) -> CiliumNetworkPolicy {
     let mut object = CiliumNetworkPolicy::new(name, spec);
     object.metadata.namespace = Some(namespace.to_string());
     object.metadata.labels = Some(managed_labels());
@@ -97,7 +101,7 @@ fn select(labels: &BTreeMap<String, String>) -> CiliumNetworkPolicyEndpointSelec
 
 /// Every endpoint in the namespace, both directions, no rule that allows anything: an empty
 /// rule (`{}`) switches Cilium's default-deny on without opening a flow.
-fn default_deny(namespace: &str) -> CiliumNetworkPolicy {
+pub(crate) fn default_deny(namespace: &str) -> CiliumNetworkPolicy {
     policy(
         "default-deny",
         namespace,
@@ -110,7 +114,7 @@ fn default_deny(namespace: &str) -> CiliumNetworkPolicy {
     )
 }
 
-fn allow_dns(namespace: &str) -> CiliumNetworkPolicy {
+pub(crate) fn allow_dns(namespace: &str) -> CiliumNetworkPolicy {
     let kube_dns = BTreeMap::from([
         (NAMESPACE_LABEL.to_string(), "kube-system".to_string()),
         ("k8s:k8s-app".to_string(), "kube-dns".to_string()),

@@ -41,6 +41,8 @@ pub enum Command {
     /// Create or rotate the cluster secrets (stored age-encrypted beside lab.yaml).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Check Kubernetes manifests against the security baseline.
+    Lint(LintArgs),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -151,6 +153,39 @@ pub enum RotateTarget {
     Clients,
     /// Everything. Only for a cluster that is rebuilt from scratch: running nodes trust the old CAs.
     All,
+}
+
+#[derive(Args)]
+pub struct LintArgs {
+    /// Files or directories (searched for .yaml, .yml, .json); `-` reads standard input.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = LintFormat::Text)]
+    pub output: LintFormat,
+    /// Fail (exit 1) on findings at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Ignore every suppression annotation.
+    #[arg(long)]
+    pub strict: bool,
+    /// Explain a rule (e.g. KL101) and exit.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
 }
 
 #[derive(Args)]

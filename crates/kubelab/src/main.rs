@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => commands::check::run(args, style),
         cli::Command::Render(args) => commands::render::run(args, style),
         cli::Command::Secrets(command) => commands::secrets::run(command, style),
+        cli::Command::Lint(args) => commands::lint::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
     };

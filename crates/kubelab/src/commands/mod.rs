@@ -1,6 +1,7 @@
 pub mod check;
 pub mod completions;
 pub mod init;
+pub mod lint;
 pub mod render;
 pub mod schema;
 pub mod secrets;

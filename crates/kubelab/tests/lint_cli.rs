@@ -1,0 +1,150 @@
+//! `kubelab lint` end to end: findings across files, suppressions, formats, exit codes, and
+//! kubelab's own rendered tree.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint")
+}
+
+fn lint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .arg("lint")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn findings_across_files_with_a_broken_file_still_linting_the_rest() {
+    let out = lint(&fixtures(), &["."]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn suppressions_need_reasons_and_strict_ignores_them() {
+    let lenient = stdout(&lint(&fixtures(), &["suppressed.yaml"]));
+    assert!(!lenient.contains("KL104"), "suppressed with a reason");
+    assert!(
+        lenient.contains("KL001") && lenient.contains("KL112"),
+        "no reason: not applied, and reported"
+    );
+    let strict = stdout(&lint(&fixtures(), &["--strict", "suppressed.yaml"]));
+    assert!(strict.contains("KL104") && !strict.contains("KL001"));
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    assert_eq!(
+        lint(&fixtures(), &["suppressed.yaml", "--strict"])
+            .status
+            .code(),
+        Some(0),
+        "warnings only"
+    );
+    assert_eq!(
+        lint(
+            &fixtures(),
+            &["suppressed.yaml", "--strict", "--fail-on", "warning"]
+        )
+        .status
+        .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn sarif_is_what_code_scanning_reads() {
+    let out = lint(&fixtures(), &["-o", "sarif", "workloads.yaml"]);
+    let mut sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules
+        .iter()
+        .all(|r| r["help"]["text"].is_string() && r["id"].is_string()));
+    let results = run["results"].as_array().unwrap();
+    // KL104, KL112, KL201, and KL301: alone, this file's namespace has no default-deny.
+    assert_eq!(results.len(), 4);
+    for r in results {
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        assert!(
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+    }
+    sarif["runs"][0]["tool"]["driver"]["version"] = "[version]".into();
+    insta::assert_json_snapshot!(sarif);
+}
+
+#[test]
+fn json_and_junit_carry_the_same_findings() {
+    let json: serde_json::Value =
+        serde_json::from_slice(&lint(&fixtures(), &["-o", "json", "workloads.yaml"]).stdout)
+            .unwrap();
+    assert_eq!(json["findings"].as_array().unwrap().len(), 4);
+    let junit = stdout(&lint(&fixtures(), &["-o", "junit", "workloads.yaml"]));
+    assert!(junit.starts_with("<?xml") && junit.matches("<testcase").count() == 4);
+}
+
+#[test]
+fn stdin_and_explain() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["lint", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nroleRef: {kind: ClusterRole, name: cluster-admin}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("<stdin>:1 error KL205"));
+    let explain = lint(&fixtures(), &["--explain", "kl101"]);
+    assert!(stdout(&explain).contains("runAsNonRoot"));
+    assert_eq!(
+        lint(&fixtures(), &["--explain", "KL999"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn kubelabs_own_rendered_tree_has_no_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kubelab"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env_remove("KUBELAB_AGE_IDENTITY")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    assert!(run(&["render"]).status.success());
+    let out = run(&["lint", "rendered/cluster"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 errors"), "{text}");
+    // The only warning is the seed's own choice: the CI runner reads secrets.
+    assert!(
+        text.contains("1 warnings") && text.contains("KL204"),
+        "{text}"
+    );
+}
