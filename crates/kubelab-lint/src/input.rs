@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kubelab_spec::yaml::{self, Limits};
-use kubelab_spec::{SourceFile, SpanIndex};
+use kubelab_spec::SourceFile;
 use serde_json::Value;
 
 /// One Kubernetes object with where it starts.
@@ -75,7 +75,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, InputError> {
     let mut out = Vec::new();
     for node in &parsed.documents {
         let line = source.line_col(node.span.start).line;
-        let value = yaml::to_json(node, &mut SpanIndex::default());
+        let value = yaml::to_value(node);
         push_objects(file, line, value, &mut out);
     }
     Ok(out)

@@ -13,7 +13,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use crate::diagnostic::Diagnostic;
 use crate::source::{ByteSpan, SourceFile};
 
-/// Limits on what a lab file may expand to. A 1,000-node lab is about 40,000 nodes.
+/// Limits on what one YAML document may expand to. A 1,000-node lab is about 40,000 nodes.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_depth: usize,
@@ -232,11 +232,14 @@ impl Builder<'_> {
                 self.count(size, at)?;
                 self.finish(copy, 0)
             }
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart(_)
-            | Event::DocumentEnd
-            | Event::Nothing => Ok(()),
+            // Budgets and anchors are per document (anchors are document-scoped in YAML), so a
+            // long multi-document stream of manifests is fine while one bloated document is not.
+            Event::DocumentStart(_) => {
+                self.node_count = 0;
+                self.anchors.clear();
+                Ok(())
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         }
     }
 
@@ -440,6 +443,29 @@ fn label_span(node: &Node, text: &str) -> ByteSpan {
             ByteSpan::new(start, node.span.end.min(line_end))
         }
         _ => node.span,
+    }
+}
+
+/// Converts a parsed node to JSON without recording spans: for callers that only need each
+/// document's starting line (the linter), this skips a pointer string per value.
+pub fn to_value(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::String(s) => J::String(s.clone()),
+        Value::Seq(items) => J::Array(items.iter().map(to_value).collect()),
+        Value::Map(entries) => {
+            let mut map = serde_json::Map::with_capacity(entries.len());
+            for (key, value) in entries {
+                if !map.contains_key(&key.name) {
+                    map.insert(key.name.clone(), to_value(value));
+                }
+            }
+            J::Object(map)
+        }
     }
 }
 
