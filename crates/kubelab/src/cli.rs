@@ -172,6 +172,12 @@ pub struct LintArgs {
     /// Explain a rule (e.g. KL101) and exit.
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
+    /// lab.yaml, for lab-aware rules (its pools, storage classes and node architectures).
+    #[arg(long)]
+    pub lab: Option<PathBuf>,
+    /// Excludes file [default: .kubelab-lint.yaml when present].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -148,3 +148,40 @@ fn kubelabs_own_rendered_tree_has_no_errors() {
         "{text}"
     );
 }
+
+#[test]
+fn lab_aware_rules_and_config_excludes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), kubelab_spec::examples::HOMELAB).unwrap();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: production}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n---\n\
+         apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: production}\nspec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\n\
+         apiVersion: batch/v1\nkind: Job\nmetadata: {name: x86-only, namespace: production}\nspec:\n  template:\n    spec:\n      nodeSelector: {kubernetes.io/arch: amd64}\n      containers: []\n",
+    )
+    .unwrap();
+    let without_lab = stdout(&lint(dir.path(), &["app.yaml"]));
+    assert!(
+        without_lab.contains("KL302")
+            && without_lab.contains("KL303")
+            && !without_lab.contains("KL304"),
+        "{without_lab}"
+    );
+    let with_lab = stdout(&lint(dir.path(), &["app.yaml", "--lab", "lab.yaml"]));
+    assert!(
+        !with_lab.contains("KL302"),
+        "the lab's pool serves it: {with_lab}"
+    );
+    assert!(
+        with_lab.contains("KL303") && with_lab.contains("KL304"),
+        "{with_lab}"
+    );
+    std::fs::write(dir.path().join(".kubelab-lint.yaml"), "exclude:\n  - { rule: KL304, name: x86-*, reason: runs on the x86 box we add next month }\n").unwrap();
+    let excluded = stdout(&lint(dir.path(), &["app.yaml", "--lab", "lab.yaml"]));
+    assert!(!excluded.contains("KL304"), "{excluded}");
+    let strict = stdout(&lint(
+        dir.path(),
+        &["app.yaml", "--lab", "lab.yaml", "--strict"],
+    ));
+    assert!(strict.contains("KL304"), "--strict ignores excludes too");
+}

@@ -1,6 +1,7 @@
 //! Rules: each has a stable id, a severity, why it matters and how to fix it. `RULES` is the
 //! registry `--explain`, SARIF and the docs read from.
 
+pub mod cluster;
 pub mod network;
 pub mod pod;
 pub mod rbac;
@@ -110,6 +111,15 @@ pub static RULES: &[RuleInfo] = &[
     rule!("KL205", "cluster-admin-binding", Error,
         "cluster-admin is every right on every object; a binding to it defeats least privilege.",
         "Bind a Role with exactly the needed rules."),
+    rule!("KL302", "load-balancer-without-pool", Error,
+        "Cilium assigns LoadBalancer addresses only from a pool whose selector matches; otherwise EXTERNAL-IP stays <pending>.",
+        "Add a CiliumLoadBalancerIPPool (or a pool in lab.yaml) whose serviceSelector matches the Service's labels."),
+    rule!("KL303", "unknown-storage-class", Error,
+        "A claim naming a StorageClass nobody provides stays Pending, and so does its pod.",
+        "Use a class the cluster has (local-path, or nfs with csi-driver-nfs), or create the class."),
+    rule!("KL304", "architecture-mismatch", Error,
+        "A workload pinned to an architecture no schedulable node has never schedules (amd64 images on arm64 Raspberry Pis, or the reverse).",
+        "Pin the architecture the lab's workers have, or publish a multi-arch image and drop the pin."),
     rule!("KL301", "default-deny", Error,
         "Without a default-deny for ingress and egress, a compromised pod can reach and be reached by everything.",
         "Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Ingress, Egress]` and no rules, or a CiliumNetworkPolicy with `endpointSelector: {}`, `ingress: [{}]`, `egress: [{}]`."),

@@ -45,12 +45,12 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    let findings = kubelab_lint::lint(
-        &documents,
-        &Options {
-            strict: args.strict,
-        },
-    );
+    let options = Options {
+        strict: args.strict,
+        lab: args.lab.as_deref().map(lab_facts).transpose()?,
+        excludes: excludes(args.config.as_deref())?,
+    };
+    let findings = kubelab_lint::lint(&documents, &options);
     match args.output {
         LintFormat::Text => crate::out!("{}", report::human(&findings, &errors)),
         LintFormat::Json => crate::outln!(
@@ -84,4 +84,33 @@ fn collect(
         Ok(docs) => documents.extend(docs),
         Err(e) => errors.push(e),
     }
+}
+
+fn lab_facts(path: &std::path::Path) -> Result<kubelab_lint::rules::cluster::LabFacts, String> {
+    let checked = kubelab_spec::check_file(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match checked.lab {
+        Some(lab) if checked.error_count() == 0 => {
+            Ok(kubelab_lint::rules::cluster::LabFacts::from_lab(&lab))
+        }
+        _ => Err(format!(
+            "{} has errors; run `kubelab check {}` first",
+            path.display(),
+            path.display()
+        )),
+    }
+}
+
+fn excludes(
+    explicit: Option<&std::path::Path>,
+) -> Result<Vec<kubelab_lint::config::Exclude>, String> {
+    let default = std::path::Path::new(".kubelab-lint.yaml");
+    let path = match explicit {
+        Some(p) => p,
+        None if default.exists() => default,
+        None => return Ok(Vec::new()),
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(kubelab_lint::config::parse(&path.display().to_string(), &text)?.exclude)
 }

@@ -1,0 +1,289 @@
+//! Cross-object rules that need the rest of the picture: LoadBalancer Services no pool can
+//! serve, claims naming a StorageClass that does not exist, and (with a lab) workloads pinned
+//! to an architecture no schedulable node has.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{info, Finding};
+use crate::input::Document;
+
+/// What the lab contributes when `--lab` is given.
+#[derive(Debug, Clone, Default)]
+pub struct LabFacts {
+    /// Pool selectors from lab.yaml (`None` = serves every Service).
+    pub pool_selectors: Vec<Option<Value>>,
+    pub storage_classes: BTreeSet<String>,
+    /// Architectures of nodes that run workloads.
+    pub schedulable_arches: Option<BTreeSet<String>>,
+}
+
+impl LabFacts {
+    pub fn from_lab(lab: &kubelab_spec::Lab) -> Self {
+        let mut storage_classes = BTreeSet::new();
+        if lab.storage.local_path.enabled {
+            storage_classes.insert(lab.storage.local_path.storage_class.clone());
+        }
+        if lab.storage.nfs_csi.enabled {
+            storage_classes.insert(lab.storage.nfs_csi.storage_class.clone());
+        }
+        let arches = lab
+            .nodes
+            .iter()
+            .filter(|n| {
+                n.role == kubelab_spec::model::Role::Worker
+                    || lab.cluster.allow_scheduling_on_control_planes
+            })
+            .map(|n| n.effective_arch().as_str().to_string())
+            .collect();
+        Self {
+            pool_selectors: lab
+                .load_balancer
+                .pools
+                .iter()
+                .map(|p| {
+                    p.service_selector
+                        .as_ref()
+                        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+                })
+                .collect(),
+            storage_classes,
+            schedulable_arches: Some(arches),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ClusterFacts {
+    lab: LabFacts,
+    pool_selectors: Vec<Option<Value>>,
+    storage_classes: BTreeSet<String>,
+    services: Vec<(Finding, BTreeMap<String, String>)>,
+    claims: Vec<(Finding, String)>,
+}
+
+fn finding(doc: &Document, rule: &'static str, message: String) -> Finding {
+    Finding {
+        rule,
+        severity: info(rule).map(|r| r.severity).expect("registered rule"),
+        file: doc.file.clone(),
+        line: doc.line,
+        object: doc.reference(),
+        namespace: Some(doc.namespace().to_string()),
+        container: None,
+        message,
+    }
+}
+
+/// Does a label selector (`matchLabels`, `matchExpressions`) match these labels?
+pub fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let labels_ok = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| {
+            m.iter()
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+        });
+    let expressions_ok = selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .is_none_or(|exprs| {
+            exprs.iter().all(|e| {
+                let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+                let values: Vec<&str> = e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let value = labels.get(key).map(String::as_str);
+                match e.get("operator").and_then(Value::as_str) {
+                    Some("In") => value.is_some_and(|v| values.contains(&v)),
+                    Some("NotIn") => value.is_none_or(|v| !values.contains(&v)),
+                    Some("Exists") => value.is_some(),
+                    Some("DoesNotExist") => value.is_none(),
+                    _ => false,
+                }
+            })
+        });
+    labels_ok && expressions_ok
+}
+
+impl ClusterFacts {
+    pub fn new(lab: LabFacts) -> Self {
+        Self {
+            lab,
+            ..Self::default()
+        }
+    }
+
+    pub fn observe(&mut self, doc: &Document, out: &mut Vec<Finding>) {
+        match doc.kind() {
+            "CiliumLoadBalancerIPPool" => {
+                let selector = doc.value.pointer("/spec/serviceSelector").cloned();
+                self.pool_selectors.push(selector);
+            }
+            "StorageClass" => {
+                self.storage_classes.insert(doc.name().to_string());
+            }
+            "Service"
+                if doc.value.pointer("/spec/type").and_then(Value::as_str)
+                    == Some("LoadBalancer") =>
+            {
+                // LB-IPAM matches the Service's labels plus its namespace and name.
+                let mut labels: BTreeMap<String, String> = doc
+                    .value
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                labels.insert(
+                    "io.kubernetes.service.namespace".into(),
+                    doc.namespace().into(),
+                );
+                labels.insert("io.kubernetes.service.name".into(), doc.name().into());
+                let f = finding(doc, "KL302", "no CiliumLoadBalancerIPPool (in the input or the lab) can give this Service an address".into());
+                self.services.push((f, labels));
+            }
+            "PersistentVolumeClaim" => {
+                if let Some(class) = doc
+                    .value
+                    .pointer("/spec/storageClassName")
+                    .and_then(Value::as_str)
+                    .filter(|c| !c.is_empty())
+                {
+                    let f = finding(
+                        doc,
+                        "KL303",
+                        format!(
+                            "StorageClass `{class}` exists neither in the input nor in the lab"
+                        ),
+                    );
+                    self.claims.push((f, class.to_string()));
+                }
+            }
+            _ => {
+                if let (Some(arches), Some(spec)) =
+                    (&self.lab.schedulable_arches, super::pod::pod_spec(doc))
+                {
+                    if let Some(arch) = spec
+                        .pointer("/nodeSelector/kubernetes.io~1arch")
+                        .and_then(Value::as_str)
+                    {
+                        if !arches.contains(arch) {
+                            let have: Vec<&str> = arches.iter().map(String::as_str).collect();
+                            out.push(finding(doc, "KL304", format!("pins `kubernetes.io/arch: {arch}` but the lab's schedulable nodes are {}", have.join(", "))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn findings(self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let pools: Vec<&Option<Value>> = self
+            .pool_selectors
+            .iter()
+            .chain(self.lab.pool_selectors.iter())
+            .collect();
+        for (f, labels) in self.services {
+            let served = pools
+                .iter()
+                .any(|s| s.as_ref().is_none_or(|sel| selector_matches(sel, &labels)));
+            if !served {
+                out.push(f);
+            }
+        }
+        for (f, class) in self.claims {
+            if !self.storage_classes.contains(&class) && !self.lab.storage_classes.contains(&class)
+            {
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(lab: LabFacts, values: Vec<Value>) -> Vec<&'static str> {
+        let mut facts = ClusterFacts::new(lab);
+        let mut out = Vec::new();
+        for value in values {
+            facts.observe(
+                &Document {
+                    file: "c.yaml".into(),
+                    line: 1,
+                    value,
+                },
+                &mut out,
+            );
+        }
+        out.extend(facts.findings());
+        out.into_iter().map(|f| f.rule).collect()
+    }
+
+    fn lb(labels: Value) -> Value {
+        json!({ "kind": "Service", "metadata": { "name": "web", "namespace": "p", "labels": labels }, "spec": { "type": "LoadBalancer" } })
+    }
+
+    #[test]
+    fn load_balancers_need_a_matching_pool() {
+        assert_eq!(run(LabFacts::default(), vec![lb(json!({}))]), ["KL302"]);
+        let any = json!({ "kind": "CiliumLoadBalancerIPPool", "metadata": { "name": "a" }, "spec": { "blocks": [] } });
+        assert!(run(LabFacts::default(), vec![lb(json!({})), any]).is_empty());
+        let public = json!({ "kind": "CiliumLoadBalancerIPPool", "metadata": { "name": "a" }, "spec": { "serviceSelector": { "matchLabels": { "exposure": "public" } } } });
+        assert_eq!(
+            run(LabFacts::default(), vec![lb(json!({})), public.clone()]),
+            ["KL302"]
+        );
+        assert!(run(
+            LabFacts::default(),
+            vec![lb(json!({ "exposure": "public" })), public]
+        )
+        .is_empty());
+        let from_lab = LabFacts {
+            pool_selectors: vec![None],
+            ..LabFacts::default()
+        };
+        assert!(run(from_lab, vec![lb(json!({}))]).is_empty());
+    }
+
+    #[test]
+    fn claims_need_an_existing_class() {
+        let pvc = json!({ "kind": "PersistentVolumeClaim", "metadata": { "name": "d", "namespace": "p" }, "spec": { "storageClassName": "local-path" } });
+        assert_eq!(run(LabFacts::default(), vec![pvc.clone()]), ["KL303"]);
+        let lab = LabFacts {
+            storage_classes: ["local-path".to_string()].into(),
+            ..LabFacts::default()
+        };
+        assert!(run(lab, vec![pvc]).is_empty());
+        let static_claim = json!({ "kind": "PersistentVolumeClaim", "metadata": { "name": "d" }, "spec": { "storageClassName": "" } });
+        assert!(run(LabFacts::default(), vec![static_claim]).is_empty());
+    }
+
+    #[test]
+    fn architecture_pins_must_match_the_labs_workers() {
+        let lab = LabFacts {
+            schedulable_arches: Some(["arm64".to_string()].into()),
+            ..LabFacts::default()
+        };
+        let pinned = |arch: &str| json!({ "kind": "Deployment", "metadata": { "name": "x" }, "spec": { "template": { "spec": { "nodeSelector": { "kubernetes.io/arch": arch }, "containers": [] } } } });
+        assert_eq!(run(lab.clone(), vec![pinned("amd64")]), ["KL304"]);
+        assert!(run(lab, vec![pinned("arm64")]).is_empty());
+        assert!(
+            run(LabFacts::default(), vec![pinned("amd64")]).is_empty(),
+            "without a lab, no opinion"
+        );
+    }
+}
