@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, Namespace, PersistentVolumeClaimVolumeSource,
+    Capabilities, Container, EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
     SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kubelab_spec::model::PodSecurityLevel;
 use kubelab_spec::Lab;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::flux::{HelmRelease, HelmRepository, Metadata};
-use crate::k8s::meta;
-use crate::storage::{privileged_namespace, ETCD_BACKUP_CLAIM};
+use crate::k8s::{meta, pod_security_namespace, privileged_namespace};
+use crate::storage::ETCD_BACKUP_CLAIM;
 use crate::talos::BACKUP_NAMESPACE;
 use crate::{yaml, Tree};
 
@@ -118,15 +119,11 @@ fn small_resources() -> ResourceRequirements {
 
 fn etcd_snapshots(lab: &Lab) -> String {
     let etcd = &lab.backup.etcd;
-    let mut namespace: Namespace = privileged_namespace(BACKUP_NAMESPACE);
-    if let Some(labels) = namespace.metadata.labels.as_mut() {
-        for mode in ["enforce", "audit", "warn"] {
-            labels.insert(
-                format!("pod-security.kubernetes.io/{mode}"),
-                "restricted".into(),
-            );
-        }
-    }
+    let namespace = pod_security_namespace(
+        BACKUP_NAMESPACE,
+        PodSecurityLevel::Restricted,
+        PodSecurityLevel::Restricted,
+    );
     // Talos issues a talosconfig with only the etcd-backup role to this account (the machine
     // configs allow the role in this namespace) and keeps it in a same-named Secret.
     let account = TalosServiceAccount {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::flux::{HelmRelease, HelmRepository};
-use crate::storage::privileged_namespace;
+use crate::k8s::privileged_namespace;
 use crate::{yaml, Tree};
 
 pub const NAMESPACE: &str = "monitoring";

@@ -18,7 +18,7 @@ use kubelab_spec::model::{
 };
 use kubelab_spec::Lab;
 
-use crate::k8s::{managed_labels, meta};
+use crate::k8s::{managed_labels, meta, pod_security_namespace};
 use crate::{yaml, Tree};
 
 /// Cilium's label for a pod's namespace, usable in endpoint selectors.
@@ -51,34 +51,8 @@ pub fn render(lab: &Lab, tree: &mut Tree) {
     }
 }
 
-fn level(l: PodSecurityLevel) -> &'static str {
-    match l {
-        PodSecurityLevel::Privileged => "privileged",
-        PodSecurityLevel::Baseline => "baseline",
-        PodSecurityLevel::Restricted => "restricted",
-    }
-}
-
 fn namespace(ns: &AppNamespace, enforce: PodSecurityLevel) -> Namespace {
-    let mut metadata = meta(&ns.name, None);
-    let labels = metadata.labels.get_or_insert_with(BTreeMap::new);
-    labels.insert(
-        "pod-security.kubernetes.io/enforce".into(),
-        level(enforce).into(),
-    );
-    // Audit and warn at `restricted` always, so weaker namespaces still show what they allow.
-    labels.insert(
-        "pod-security.kubernetes.io/audit".into(),
-        "restricted".into(),
-    );
-    labels.insert(
-        "pod-security.kubernetes.io/warn".into(),
-        "restricted".into(),
-    );
-    Namespace {
-        metadata,
-        ..Namespace::default()
-    }
+    pod_security_namespace(&ns.name, enforce, PodSecurityLevel::Restricted)
 }
 
 pub(crate) fn policy(

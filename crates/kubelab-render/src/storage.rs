@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    NFSVolumeSource, Namespace, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    NFSVolumeSource, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeSpec, TopologySelectorLabelRequirement, TopologySelectorTerm,
     VolumeResourceRequirements,
 };
@@ -15,7 +15,7 @@ use kubelab_spec::Lab;
 use serde_json::json;
 
 use crate::flux::{GitRepository, HelmRelease, HelmRepository};
-use crate::k8s::meta;
+use crate::k8s::{meta, privileged_namespace};
 use crate::talos::{BACKUP_NAMESPACE, LOCAL_STORAGE_LABEL};
 use crate::{yaml, Tree};
 
@@ -40,22 +40,6 @@ pub fn render(lab: &Lab, tree: &mut Tree) {
 
 fn policy(p: ReclaimPolicy) -> String {
     format!("{p:?}")
-}
-
-/// The provisioner's helper pods mount host paths, so its namespace must allow privileged pods.
-pub fn privileged_namespace(name: &str) -> Namespace {
-    let mut metadata = meta(name, None);
-    let labels = metadata.labels.get_or_insert_with(BTreeMap::new);
-    for mode in ["enforce", "audit", "warn"] {
-        labels.insert(
-            format!("pod-security.kubernetes.io/{mode}"),
-            "privileged".into(),
-        );
-    }
-    Namespace {
-        metadata,
-        ..Namespace::default()
-    }
 }
 
 fn local_path(lab: &Lab) -> String {
@@ -111,6 +95,7 @@ fn local_path(lab: &Lab) -> String {
         ..StorageClass::default()
     };
     yaml::documents(&[
+        // The provisioner's helper pods mount host paths.
         yaml::document(&privileged_namespace(LOCAL_PATH_NAMESPACE)),
         yaml::document(&source),
         yaml::document(&release),

@@ -23,6 +23,7 @@ use k8s_crds_cilium::ciliumbgppeerconfigs::{
 };
 use kubelab_spec::Lab;
 
+use crate::k8s::managed_labels;
 use crate::talos::BGP_SPEAKER_LABEL;
 
 const NAME: &str = "kubelab";
@@ -44,13 +45,6 @@ pub fn router_is_remote(lab: &Lab) -> bool {
             .router
             .as_ref()
             .is_some_and(|r| !lab.network.subnet.net().contains(&r.address))
-}
-
-pub fn managed_by() -> BTreeMap<String, String> {
-    BTreeMap::from([(
-        "app.kubernetes.io/managed-by".to_string(),
-        "kubelab".to_string(),
-    )])
 }
 
 /// The BGP objects, or none when BGP is off or has no router.
@@ -89,7 +83,7 @@ pub fn bgp_objects(
             }],
         },
     );
-    cluster.metadata.labels = Some(managed_by());
+    cluster.metadata.labels = Some(managed_labels());
 
     let hold = bgp.hold_time_seconds as i32;
     let mut peer = CiliumBgpPeerConfig::new(
@@ -120,7 +114,7 @@ pub fn bgp_objects(
             ..CiliumBgpPeerConfigSpec::default()
         },
     );
-    peer.metadata.labels = Some(managed_by());
+    peer.metadata.labels = Some(managed_labels());
 
     // A Service advertisement needs a selector; this one matches every Service (no Service
     // carries the key with that value).
@@ -156,7 +150,7 @@ pub fn bgp_objects(
     }
     let mut advert =
         CiliumBgpAdvertisement::new(NAME, CiliumBgpAdvertisementSpec { advertisements });
-    let mut labels = managed_by();
+    let mut labels = managed_labels();
     labels.insert(ADVERTISE_LABEL.0.to_string(), ADVERTISE_LABEL.1.to_string());
     advert.metadata.labels = Some(labels);
     Some((cluster, peer, advert))

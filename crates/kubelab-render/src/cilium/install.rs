@@ -14,34 +14,24 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubelab_spec::Lab;
 
+use crate::k8s::meta;
+
 use crate::yaml;
 
 const NAME: &str = "cilium-install";
 const NAMESPACE: &str = "kube-system";
 
-fn meta(name: &str, namespaced: bool) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_string()),
-        namespace: namespaced.then(|| NAMESPACE.to_string()),
-        labels: Some(BTreeMap::from([(
-            "app.kubernetes.io/managed-by".to_string(),
-            "kubelab".to_string(),
-        )])),
-        ..ObjectMeta::default()
-    }
-}
-
 /// The multi-document manifest for `cluster.inlineManifests`.
 pub fn install_manifest(lab: &Lab) -> String {
     let values = yaml::document(&super::helm_values(lab));
     let service_account = ServiceAccount {
-        metadata: meta(NAME, true),
+        metadata: meta(NAME, Some(NAMESPACE)),
         ..ServiceAccount::default()
     };
     // cilium install creates CRDs, cluster roles and webhooks: nothing short of cluster-admin
     // can do that. The Job runs once, at bootstrap.
     let binding = ClusterRoleBinding {
-        metadata: meta(NAME, false),
+        metadata: meta(NAME, None),
         role_ref: RoleRef {
             api_group: Some("rbac.authorization.k8s.io".into()),
             kind: "ClusterRole".into(),
@@ -55,7 +45,7 @@ pub fn install_manifest(lab: &Lab) -> String {
         }]),
     };
     let config_map = ConfigMap {
-        metadata: meta(NAME, true),
+        metadata: meta(NAME, Some(NAMESPACE)),
         data: Some(BTreeMap::from([("values.yaml".to_string(), values)])),
         ..ConfigMap::default()
     };
@@ -101,7 +91,7 @@ pub fn install_manifest(lab: &Lab) -> String {
         ..Container::default()
     };
     let job = Job {
-        metadata: meta(NAME, true),
+        metadata: meta(NAME, Some(NAMESPACE)),
         spec: Some(JobSpec {
             backoff_limit: Some(10),
             template: PodTemplateSpec {

@@ -32,7 +32,7 @@ pub fn lb_pools(lab: &Lab) -> Vec<CiliumLoadBalancerIpPool> {
                     ..CiliumLoadBalancerIpPoolSpec::default()
                 },
             );
-            object.metadata.labels = Some(super::bgp::managed_by());
+            object.metadata.labels = Some(crate::k8s::managed_labels());
             object
         })
         .collect()

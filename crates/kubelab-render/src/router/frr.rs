@@ -47,14 +47,21 @@ pub fn range_to_cidrs(start: Ipv4Addr, stop: Ipv4Addr) -> Vec<String> {
     out
 }
 
+/// Equal-cost paths the router keeps per address: `bgp.maxPaths`, else one per speaker.
+pub fn max_paths(lab: &Lab) -> usize {
+    let speakers = lab.bgp_speakers().len();
+    lab.bgp
+        .as_ref()
+        .and_then(|b| b.max_paths)
+        .map_or(speakers.clamp(1, 64), usize::from)
+}
+
 pub fn frr_conf(lab: &Lab) -> Option<String> {
     let bgp = lab.bgp.as_ref().filter(|b| b.enabled)?;
     let router = lab.router.as_ref()?;
     let speakers = lab.bgp_speakers();
     let ibgp = bgp.asn == router.asn;
-    let max_paths = bgp
-        .max_paths
-        .map_or(speakers.len().clamp(1, 64), usize::from);
+    let max_paths = max_paths(lab);
     let keepalive = (bgp.hold_time_seconds / 3).max(1);
     let mut c = String::new();
     c.push_str(&format!(

@@ -20,9 +20,7 @@ pub fn readme(lab: &Lab) -> Option<String> {
         .map(|p| format!("- `{p}` (and longer, up to /32)"))
         .collect();
     let ibgp = bgp.asn == router.asn;
-    let max_paths = bgp
-        .max_paths
-        .map_or(lab.bgp_speakers().len().clamp(1, 64), usize::from);
+    let max_paths = super::frr::max_paths(lab);
     let mut out = format!(
         "# Router configuration for `{lab}`\n\n\
          The cluster (AS {cluster_asn}) peers with **{router}** (AS {router_asn}, {address}) over {kind}.\n\

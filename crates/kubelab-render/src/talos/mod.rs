@@ -69,9 +69,7 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle, tree: &mut Tree) -> Result<(),
 /// `https://<VIP or first control plane>:6443`.
 pub fn cluster_endpoint(lab: &Lab) -> String {
     let host = lab
-        .network
-        .control_plane_vip
-        .or_else(|| lab.control_planes().find_map(|(_, n)| n.ip))
+        .api_host()
         .map_or_else(|| "127.0.0.1".to_string(), |ip| ip.to_string());
     format!("https://{host}:6443")
 }

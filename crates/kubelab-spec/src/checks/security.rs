@@ -21,7 +21,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let sec = &ctx.lab.security;
     if sec.pod_security != PodSecurityLevel::Restricted {
         out.push(
-            Diagnostic::warning("weak-pod-security", format!("app namespaces enforce `{}` Pod Security, not `restricted`", level(sec.pod_security)))
+            Diagnostic::warning("weak-pod-security", format!("app namespaces enforce `{}` Pod Security, not `restricted`", sec.pod_security.as_str()))
                 .with_label_opt(ctx.at("/security/podSecurity"), "weaker than the seed's baseline")
                 .with_help("`restricted` requires non-root, no privilege escalation, dropped capabilities and a seccomp profile"),
         );
@@ -124,14 +124,6 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
-    }
-}
-
-fn level(l: PodSecurityLevel) -> &'static str {
-    match l {
-        PodSecurityLevel::Privileged => "privileged",
-        PodSecurityLevel::Baseline => "baseline",
-        PodSecurityLevel::Restricted => "restricted",
     }
 }
 

@@ -168,6 +168,14 @@ impl Lab {
             .filter(|(_, n)| n.role == Role::Worker)
     }
 
+    /// The host of the Kubernetes API endpoint: the control-plane VIP, else the first control
+    /// plane's address.
+    pub fn api_host(&self) -> Option<std::net::Ipv4Addr> {
+        self.network
+            .control_plane_vip
+            .or_else(|| self.control_planes().find_map(|(_, n)| n.ip))
+    }
+
     /// Nodes that run BGP sessions, when BGP is enabled.
     pub fn bgp_speakers(&self) -> Vec<(usize, &Node)> {
         let Some(bgp) = self.bgp.as_ref().filter(|b| b.enabled) else {

@@ -105,9 +105,7 @@ fn summary(lab: &Lab, style: Style) -> String {
     }
     out.push_str(&table(&rows));
     let endpoint = lab
-        .network
-        .control_plane_vip
-        .or_else(|| lab.control_planes().find_map(|(_, n)| n.ip))
+        .api_host()
         .map_or_else(|| "?".to_string(), |ip| format!("https://{ip}:6443"));
     out.push_str(&format!("  API endpoint  {endpoint}\n"));
     if let (Some(bgp), Some(router)) = (lab.bgp.as_ref().filter(|b| b.enabled), &lab.router) {
@@ -121,15 +119,10 @@ fn summary(lab: &Lab, style: Style) -> String {
         ));
     }
     for pool in &lab.load_balancer.pools {
-        let size: u64 = pool
-            .blocks
-            .iter()
-            .filter_map(|b| b.range())
-            .map(|(a, z)| u64::from(z - a) + 1)
-            .sum();
         out.push_str(&format!(
             "  LB pool       {} ({} addresses)\n",
-            pool.name, size
+            pool.name,
+            pool.size()
         ));
     }
     if let Some(nas) = &lab.nas {
