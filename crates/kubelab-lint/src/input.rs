@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kubelab_spec::yaml::{self, Limits};
+use kubelab_spec::yaml_fast;
 use kubelab_spec::SourceFile;
 use serde_json::Value;
 
@@ -54,8 +55,51 @@ pub struct InputError {
     pub message: String,
 }
 
-/// Parses one file's text into objects (expanding `List`s), or the error that stops it.
+/// Parses one file's text into objects (expanding `List`s), or the first error in it.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, InputError> {
+    let mut out = Vec::new();
+    let errors = read(file, text, &mut |doc| out.push(doc));
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Reads one file's text, handing each object to `sink` as soon as its document is read, so
+/// memory holds one document at a time. A document that does not parse yields a located
+/// error and the documents after it are still read.
+///
+/// Each document takes the fast path for the YAML manifests are made of
+/// ([`kubelab_spec::yaml_fast`]) and falls back to the full parser, which owns every error
+/// message, for anything else.
+pub fn read(file: &str, text: &str, sink: &mut dyn FnMut(Document)) -> Vec<InputError> {
+    let Some(chunks) = yaml_fast::chunks(text) else {
+        return full_parse(file, text, 0, sink).err().into_iter().collect();
+    };
+    let mut errors = Vec::new();
+    for chunk in chunks {
+        match yaml_fast::document(chunk.text) {
+            Some(Some((line, value))) => {
+                push_objects(file, chunk.first_line - 1 + line, value, sink)
+            }
+            Some(None) => {}
+            None => {
+                if let Err(e) = full_parse(file, chunk.text, chunk.first_line - 1, sink) {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// The full YAML parser over `text`, which starts after `line_offset` lines of its file.
+fn full_parse(
+    file: &str,
+    text: &str,
+    line_offset: usize,
+    sink: &mut dyn FnMut(Document),
+) -> Result<(), InputError> {
     let source = SourceFile::new(file, text);
     let parsed = yaml::parse(&source, Limits::default()).map_err(|d| {
         let at = d
@@ -68,41 +112,78 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, InputError> {
             .unwrap_or_default();
         InputError {
             file: file.to_string(),
-            line: at,
+            line: line_offset + at,
             message: format!("{}{detail}", d.message),
         }
     })?;
-    let mut out = Vec::new();
     for node in &parsed.documents {
-        let line = source.line_col(node.span.start).line;
-        let value = yaml::to_value(node);
-        push_objects(file, line, value, &mut out);
+        let line = line_offset + source.line_col(node.span.start).line;
+        push_objects(file, line, yaml::to_value(node), sink);
     }
-    Ok(out)
+    Ok(())
 }
 
-fn push_objects(file: &str, line: usize, value: Value, out: &mut Vec<Document>) {
+fn push_objects(file: &str, line: usize, value: Value, sink: &mut dyn FnMut(Document)) {
     match value {
-        Value::Null => {}
-        Value::Object(ref map)
+        Value::Object(mut map)
             if map
                 .get("kind")
                 .and_then(Value::as_str)
                 .is_some_and(|k| k.ends_with("List")) =>
         {
-            if let Some(Value::Array(items)) = map.get("items") {
-                for item in items.clone() {
-                    push_objects(file, line, item, out);
+            if let Some(Value::Array(items)) = map.remove("items") {
+                for item in items {
+                    push_objects(file, line, item, sink);
                 }
             }
         }
-        v @ Value::Object(_) => out.push(Document {
+        Value::Object(map) if is_talos_machine_config(&map) => {
+            for manifest in map
+                .get("cluster")
+                .and_then(|c| c.get("inlineManifests"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let name = manifest.get("name").and_then(Value::as_str).unwrap_or("");
+                if let Some(contents) = manifest.get("contents").and_then(Value::as_str) {
+                    inline_manifest(file, line, name, contents, sink);
+                }
+            }
+        }
+        v @ Value::Object(_) => sink(Document {
             file: file.to_string(),
             line,
             value: v,
         }),
         _ => {}
     }
+}
+
+/// A Talos machine config (`version: v1alpha1` with a `machine` section): its objects are the
+/// manifests it applies at bootstrap, and they get the same baseline as everything else.
+fn is_talos_machine_config(map: &serde_json::Map<String, Value>) -> bool {
+    map.get("version").and_then(Value::as_str) == Some("v1alpha1")
+        && map.get("machine").is_some_and(Value::is_object)
+        && !map.contains_key("kind")
+}
+
+/// The objects of one inline manifest, located at the machine config that carries them.
+fn inline_manifest(
+    file: &str,
+    line: usize,
+    name: &str,
+    contents: &str,
+    sink: &mut dyn FnMut(Document),
+) {
+    let label = format!("{file} (inline manifest {name})");
+    let mut located = |mut doc: Document| {
+        doc.line = line;
+        sink(doc)
+    };
+    // An unparseable inline manifest is Talos's to reject at apply time; there is no line
+    // in this file to point at, so its documents are skipped rather than mislocated.
+    let _ = read(&label, contents, &mut located);
 }
 
 /// Every `.yaml`, `.yml` and `.json` file under `path` (or `path` itself), sorted.
@@ -150,6 +231,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(docs[0].reference(), "Pod/p");
+    }
+
+    #[test]
+    fn talos_inline_manifests_are_objects_too() {
+        let text = "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  inlineManifests:\n  - name: setup\n    contents: |\n      apiVersion: v1\n      kind: ServiceAccount\n      metadata: {name: installer}\n      ---\n      apiVersion: batch/v1\n      kind: Job\n      metadata: {name: install}\n";
+        let docs = parse("cp.yaml", text).unwrap();
+        let found: Vec<_> = docs
+            .iter()
+            .map(|d| (d.file.as_str(), d.line, d.reference()))
+            .collect();
+        let file = "cp.yaml (inline manifest setup)";
+        assert_eq!(
+            found,
+            [
+                (file, 1, "ServiceAccount/installer".to_string()),
+                (file, 1, "Job/install".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -18,6 +18,16 @@ fn entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether the object itself suppresses `rule` with a reason: for cross-object rules, which
+/// judge after the object has gone by.
+pub fn object_suppresses(doc: &Document, rule: &str) -> bool {
+    doc.annotation(ANNOTATION)
+        .map(entries)
+        .unwrap_or_default()
+        .iter()
+        .any(|(id, reason)| id == rule && !reason.is_empty())
+}
+
 pub fn filter(doc: &Document, findings: &mut Vec<Finding>) {
     let object_level = doc.annotation(ANNOTATION).map(entries).unwrap_or_default();
     let mut invalid = Vec::new();

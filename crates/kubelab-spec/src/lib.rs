@@ -19,6 +19,7 @@ pub mod source;
 pub mod spans;
 pub mod versions;
 pub mod yaml;
+pub mod yaml_fast;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use model::Lab;

@@ -291,19 +291,12 @@ impl Builder<'_> {
                 ..
             }) => match pending_key.take() {
                 None => {
-                    let name = match node.value {
-                        Value::String(s) => s,
-                        Value::Int(i) => i.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Null => "null".to_string(),
-                        Value::Seq(_) | Value::Map(_) => {
-                            return Err(Diagnostic::error(
-                                "yaml-complex-key",
-                                "a mapping key must be a plain value",
-                            )
-                            .with_label(node.span, "this key is a list or mapping"))
-                        }
+                    let Some(name) = key_name(node.value) else {
+                        return Err(Diagnostic::error(
+                            "yaml-complex-key",
+                            "a mapping key must be a plain value",
+                        )
+                        .with_label(node.span, "this key is a list or mapping"));
                     };
                     if let Some(first) = seen.get(&name) {
                         self.duplicates.push(
@@ -347,8 +340,32 @@ fn count_nodes(node: &Node) -> usize {
     count
 }
 
+/// The name a scalar key gets in a JSON object; `None` for a list or mapping used as a key.
+pub(crate) fn key_name(value: Value) -> Option<String> {
+    Some(match value {
+        Value::String(s) => s,
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Null => "null".to_string(),
+        Value::Seq(_) | Value::Map(_) => return None,
+    })
+}
+
+/// A scalar as JSON; a NaN has no JSON form and becomes null.
+pub(crate) fn scalar_json(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::String(s) => J::String(s.clone()),
+        Value::Null | Value::Seq(_) | Value::Map(_) => J::Null,
+    }
+}
+
 /// Resolves an unquoted scalar with the YAML 1.2 core schema, as Kubernetes tooling does.
-fn resolve_plain_scalar(text: &str) -> Value {
+pub(crate) fn resolve_plain_scalar(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -451,11 +468,6 @@ fn label_span(node: &Node, text: &str) -> ByteSpan {
 pub fn to_value(node: &Node) -> serde_json::Value {
     use serde_json::Value as J;
     match &node.value {
-        Value::Null => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::String(s) => J::String(s.clone()),
         Value::Seq(items) => J::Array(items.iter().map(to_value).collect()),
         Value::Map(entries) => {
             let mut map = serde_json::Map::with_capacity(entries.len());
@@ -466,6 +478,7 @@ pub fn to_value(node: &Node) -> serde_json::Value {
             }
             J::Object(map)
         }
+        scalar => scalar_json(scalar),
     }
 }
 

@@ -77,6 +77,54 @@ fn finding(doc: &Document, rule: &'static str, message: String) -> Finding {
 }
 
 /// Does a label selector (`matchLabels`, `matchExpressions`) match these labels?
+const ARCH: &str = "kubernetes.io/arch";
+
+/// When the pod's nodeSelector or required node affinity rules out every architecture the lab
+/// schedules on: the pin, in words. The scheduler needs the nodeSelector and at least one
+/// nodeSelectorTerm (all of its expressions) to match.
+fn unreachable_arch_pin(spec: &Value, arches: &BTreeSet<String>) -> Option<String> {
+    if let Some(arch) = spec
+        .pointer("/nodeSelector/kubernetes.io~1arch")
+        .and_then(Value::as_str)
+    {
+        if !arches.contains(arch) {
+            return Some(format!("pins `{ARCH}: {arch}`"));
+        }
+    }
+    let terms = spec
+        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+        .and_then(Value::as_array)?;
+    let reachable = terms
+        .iter()
+        .any(|term| arches.iter().any(|arch| term_allows_arch(term, arch)));
+    (!terms.is_empty() && !reachable)
+        .then(|| format!("requires `{ARCH}` through node affinity that none of its terms can meet"))
+}
+
+/// Whether a nodeSelectorTerm's arch expressions admit `arch` (other keys are not ours to judge).
+fn term_allows_arch(term: &Value, arch: &str) -> bool {
+    let expressions = term
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    expressions
+        .iter()
+        .filter(|e| e.get("key").and_then(Value::as_str) == Some(ARCH))
+        .all(|e| {
+            let listed = e
+                .get("values")
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|v| v.as_str() == Some(arch)));
+            match e.get("operator").and_then(Value::as_str) {
+                Some("In") => listed,
+                Some("NotIn") => !listed,
+                Some("DoesNotExist") => false,
+                _ => true,
+            }
+        })
+}
+
 pub fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
     let labels_ok = selector
         .get("matchLabels")
@@ -172,14 +220,16 @@ impl ClusterFacts {
                 if let (Some(arches), Some(spec)) =
                     (&self.lab.schedulable_arches, super::pod::pod_spec(doc))
                 {
-                    if let Some(arch) = spec
-                        .pointer("/nodeSelector/kubernetes.io~1arch")
-                        .and_then(Value::as_str)
-                    {
-                        if !arches.contains(arch) {
-                            let have: Vec<&str> = arches.iter().map(String::as_str).collect();
-                            out.push(finding(doc, "KL304", format!("pins `kubernetes.io/arch: {arch}` but the lab's schedulable nodes are {}", have.join(", "))));
-                        }
+                    if let Some(pin) = unreachable_arch_pin(spec, arches) {
+                        let have: Vec<&str> = arches.iter().map(String::as_str).collect();
+                        out.push(finding(
+                            doc,
+                            "KL304",
+                            format!(
+                                "{pin} but the lab's schedulable nodes are {}",
+                                have.join(", ")
+                            ),
+                        ));
                     }
                 }
             }
@@ -285,5 +335,41 @@ mod tests {
             run(LabFacts::default(), vec![pinned("amd64")]).is_empty(),
             "without a lab, no opinion"
         );
+    }
+
+    #[test]
+    fn architecture_required_through_node_affinity() {
+        let lab = LabFacts {
+            schedulable_arches: Some(["arm64".to_string()].into()),
+            ..LabFacts::default()
+        };
+        let affinity = |terms: Value| json!({ "kind": "StatefulSet", "metadata": { "name": "x" }, "spec": { "template": { "spec": { "containers": [], "affinity": { "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": terms } } } } } } });
+        let expr = |op: &str, values: Value| json!({ "matchExpressions": [{ "key": "kubernetes.io/arch", "operator": op, "values": values }] });
+        assert_eq!(
+            run(
+                lab.clone(),
+                vec![affinity(json!([expr("In", json!(["amd64"]))]))]
+            ),
+            ["KL304"]
+        );
+        assert_eq!(
+            run(
+                lab.clone(),
+                vec![affinity(json!([expr("NotIn", json!(["arm64"]))]))]
+            ),
+            ["KL304"]
+        );
+        // Terms are ORed: one reachable term is enough.
+        assert!(run(
+            lab.clone(),
+            vec![affinity(json!([
+                expr("In", json!(["amd64"])),
+                expr("In", json!(["arm64", "amd64"]))
+            ]))]
+        )
+        .is_empty());
+        // Expressions on other keys are not judged.
+        let other = json!([{ "matchExpressions": [{ "key": "disk", "operator": "In", "values": ["nvme"] }] }]);
+        assert!(run(lab, vec![affinity(other)]).is_empty());
     }
 }

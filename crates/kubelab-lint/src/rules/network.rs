@@ -38,7 +38,9 @@ fn denies_all(rules: Option<&Value>) -> bool {
 }
 
 impl NamespaceFacts {
-    pub fn observe(&mut self, doc: &Document) {
+    /// `honour_suppressions`: a workload that suppresses KL301 with a reason does not make its
+    /// namespace need a default-deny (off under `--strict`).
+    pub fn observe(&mut self, doc: &Document, honour_suppressions: bool) {
         let spec = doc.value.get("spec");
         match doc.kind() {
             "NetworkPolicy" => {
@@ -90,7 +92,9 @@ impl NamespaceFacts {
                 }
             }
             _ => {
-                if super::pod::pod_spec(doc).is_some() {
+                let exempt =
+                    honour_suppressions && crate::suppress::object_suppresses(doc, "KL301");
+                if super::pod::pod_spec(doc).is_some() && !exempt {
                     let facts = self
                         .namespaces
                         .entry(doc.namespace().to_string())
@@ -142,13 +146,20 @@ mod tests {
     use serde_json::json;
 
     fn run(values: Vec<Value>) -> Vec<String> {
+        run_with(values, true)
+    }
+
+    fn run_with(values: Vec<Value>, honour_suppressions: bool) -> Vec<String> {
         let mut facts = NamespaceFacts::default();
         for value in values {
-            facts.observe(&Document {
-                file: "n.yaml".into(),
-                line: 1,
-                value,
-            });
+            facts.observe(
+                &Document {
+                    file: "n.yaml".into(),
+                    line: 1,
+                    value,
+                },
+                honour_suppressions,
+            );
         }
         facts.findings().into_iter().map(|f| f.message).collect()
     }
@@ -194,6 +205,23 @@ mod tests {
         assert_eq!(
             run(vec![pod("a"), ingress_only]),
             ["namespace `a` runs workloads but has no default-deny for egress"]
+        );
+    }
+
+    #[test]
+    fn a_workload_can_accept_running_without_a_deny_with_a_reason() {
+        let exempt = |reason: &str| json!({ "kind": "Job", "metadata": { "name": "j", "namespace": "a", "annotations": { "kubelab.dev/lint-ignore": format!("KL301{reason}") } }, "spec": { "template": { "spec": { "containers": [] } } } });
+        assert!(run(vec![exempt(": runs before the CNI exists")]).is_empty());
+        assert_eq!(run(vec![exempt("")]).len(), 1, "no reason, no exemption");
+        assert_eq!(
+            run(vec![exempt(": reason"), pod("a")]).len(),
+            1,
+            "other workloads still need the deny"
+        );
+        assert_eq!(
+            run_with(vec![exempt(": reason")], false).len(),
+            1,
+            "--strict"
         );
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use kubelab_lint::{input, report, rules, Options, Severity};
+use kubelab_lint::{input, report, rules, Linter, Options, Severity};
 
 use crate::cli::{FailOn, LintArgs, LintFormat};
 
@@ -20,15 +20,23 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let mut documents = Vec::new();
+    let options = Options {
+        strict: args.strict,
+        lab: args.lab.as_deref().map(lab_facts).transpose()?,
+        excludes: excludes(args.config.as_deref())?,
+    };
+    // Documents stream through the linter one at a time; only findings and the small facts
+    // cross-object rules need stay in memory.
+    let mut linter = Linter::new(options);
     let mut errors = Vec::new();
+    let mut sink = |doc: input::Document| linter.observe(&doc);
     for path in &args.paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| format!("cannot read standard input: {e}"))?;
-            collect(input::parse("<stdin>", &text), &mut documents, &mut errors);
+            errors.extend(input::read("<stdin>", &text, &mut sink));
             continue;
         }
         let files =
@@ -36,7 +44,7 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
         for file in files {
             let name = file.display().to_string();
             match std::fs::read_to_string(&file) {
-                Ok(text) => collect(input::parse(&name, &text), &mut documents, &mut errors),
+                Ok(text) => errors.extend(input::read(&name, &text, &mut sink)),
                 Err(e) => errors.push(input::InputError {
                     file: name,
                     line: 1,
@@ -45,12 +53,7 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    let options = Options {
-        strict: args.strict,
-        lab: args.lab.as_deref().map(lab_facts).transpose()?,
-        excludes: excludes(args.config.as_deref())?,
-    };
-    let findings = kubelab_lint::lint(&documents, &options);
+    let findings = linter.finish();
     match args.output {
         LintFormat::Text => crate::out!("{}", report::human(&findings, &errors)),
         LintFormat::Json => crate::outln!(
@@ -73,17 +76,6 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn collect(
-    parsed: Result<Vec<input::Document>, input::InputError>,
-    documents: &mut Vec<input::Document>,
-    errors: &mut Vec<input::InputError>,
-) {
-    match parsed {
-        Ok(docs) => documents.extend(docs),
-        Err(e) => errors.push(e),
-    }
 }
 
 fn lab_facts(path: &std::path::Path) -> Result<kubelab_lint::rules::cluster::LabFacts, String> {
