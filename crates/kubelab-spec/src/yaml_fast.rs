@@ -525,19 +525,23 @@ impl Reader<'_> {
                 break;
             }
             if open == b'{' {
-                let key = match self.byte(self.pos)? {
+                let (key, json_like) = match self.byte(self.pos)? {
                     q @ (b'"' | b'\'') => {
                         let (text, end) = self.quoted(self.pos, q)?;
                         self.pos = end;
-                        text
+                        (text, true)
                     }
-                    _ => key_name(resolve_plain_scalar(self.flow_plain()?))?,
+                    _ => (key_name(resolve_plain_scalar(self.flow_plain()?))?, false),
                 };
                 self.flow_space(parent)?;
                 if self.byte(self.pos)? != b':' {
                     return None;
                 }
                 self.pos += 1;
+                // Only a quoted (JSON-like) key may have its value right after the `:`.
+                if !json_like && !matches!(self.byte(self.pos)?, b' ' | b'\n' | b',' | b'}') {
+                    return None;
+                }
                 self.flow_space(parent)?;
                 let value = match self.byte(self.pos)? {
                     b',' | b'}' => J::Null,
@@ -677,6 +681,7 @@ mod tests {
             "a: b: c\n",
             "? complex\n: key\n",
             "just a scalar\n",
+            "spec: {a:[x]}\n",
         ] {
             assert_eq!(document(text), None, "{text:?}");
         }

@@ -43,6 +43,8 @@ pub enum Command {
     Secrets(SecretsCommand),
     /// Check Kubernetes manifests against the security baseline.
     Lint(LintArgs),
+    /// Predict where workloads go, what stays Pending and why, and what losing nodes costs.
+    Plan(PlanArgs),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -178,6 +180,40 @@ pub struct LintArgs {
     /// Excludes file [default: .kubelab-lint.yaml when present].
     #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Workload manifests: files or directories (.yaml, .yml, .json); `-` reads standard input.
+    pub paths: Vec<PathBuf>,
+    /// The lab to plan against [default: lab.yaml, unless --cluster is given].
+    #[arg(long)]
+    pub lab: Option<PathBuf>,
+    /// A snapshot of a real cluster instead of a lab: `kubectl get nodes -o yaml`, optionally
+    /// with `kubectl get pods -A -o yaml` (running pods take their share). Repeatable.
+    #[arg(long, conflicts_with = "lab")]
+    pub cluster: Vec<PathBuf>,
+    /// Drill: fail these nodes (names), or `any:N` for the worst N. Repeatable.
+    #[arg(long, value_name = "NODE|any:N")]
+    pub fail: Vec<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+    /// Leave out the seed's unrequested platform overheads: exactly what kube-scheduler admits.
+    #[arg(long)]
+    pub scheduler_view: bool,
+    /// kube-scheduler's percentageOfNodesToScore [default: its adaptive value].
+    #[arg(long, value_name = "PERCENT")]
+    pub percentage_of_nodes_to_score: Option<u32>,
+    /// Most extra replicas tried per workload for headroom.
+    #[arg(long, default_value_t = 200)]
+    pub headroom_limit: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

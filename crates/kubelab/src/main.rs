@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Render(args) => commands::render::run(args, style),
         cli::Command::Secrets(command) => commands::secrets::run(command, style),
         cli::Command::Lint(args) => commands::lint::run(args),
+        cli::Command::Plan(args) => commands::plan::run(args),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
     };

@@ -1,0 +1,316 @@
+//! A plan as people and programs read it: per-node requested vs allocatable, every placed
+//! pod, every Pending pod with kube-scheduler's message (and, in JSON, each node's plugin and
+//! reasons), and headroom per workload.
+
+use serde::Serialize;
+
+use crate::cluster::Cluster;
+use crate::model::NodeRole;
+use crate::quantity::{format_bytes, format_cpu};
+use crate::reason::Plugin;
+use crate::sched::{schedule, Options, Outcome};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRow {
+    pub name: String,
+    pub role: NodeRole,
+    pub cpu_requested: i64,
+    pub cpu_allocatable: i64,
+    pub memory_requested: i64,
+    pub memory_allocatable: i64,
+    /// Part of the requests that is platform load (static pods, reserved overheads).
+    pub memory_platform: i64,
+    pub pods: i64,
+    pub pods_allocatable: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRow {
+    pub namespace: String,
+    pub name: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeReason {
+    pub node: String,
+    pub plugin: Plugin,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRow {
+    #[serde(flatten)]
+    pub pod: PodRow,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeReason>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Headroom {
+    pub workload: String,
+    pub more_replicas: usize,
+    /// Why the next one would not fit (kube-scheduler's message), unless the search cap was hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub nodes: Vec<NodeRow>,
+    pub placed: Vec<PodRow>,
+    pub pending: Vec<PendingRow>,
+    pub preempted: Vec<PodRow>,
+    pub headroom: Vec<Headroom>,
+}
+
+pub(crate) fn pod_row(c: &Cluster, pod: usize, node: Option<usize>) -> PodRow {
+    let p = &c.pods[pod];
+    let t = &c.templates[p.template];
+    PodRow {
+        namespace: t.namespace.clone(),
+        name: p.name.clone(),
+        owner: format!("{}/{}", t.owner.kind, t.owner.name),
+        node: node.map(|n| c.nodes[n].name.clone()),
+    }
+}
+
+/// Builds the report for one scheduling outcome (platform pods are not listed as placed).
+pub fn build(c: &Cluster, outcome: &Outcome) -> Plan {
+    let mut nodes: Vec<NodeRow> = c
+        .nodes
+        .iter()
+        .zip(&outcome.requested)
+        .map(|(n, r)| NodeRow {
+            name: n.name.clone(),
+            role: n.role,
+            cpu_requested: r.cpu,
+            cpu_allocatable: n.allocatable.cpu,
+            memory_requested: r.memory,
+            memory_allocatable: n.allocatable.memory,
+            memory_platform: 0,
+            pods: r.pods,
+            pods_allocatable: n.allocatable.pods,
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for (pod, node) in outcome.placement.iter().enumerate() {
+        let Some(node) = *node else { continue };
+        let t = &c.templates[c.pods[pod].template];
+        if t.platform {
+            nodes[node].memory_platform += t.requests.memory;
+        } else {
+            placed.push(pod_row(c, pod, Some(node)));
+        }
+    }
+    let pending = outcome
+        .failures
+        .iter()
+        .map(|(&pod, f)| PendingRow {
+            pod: pod_row(c, pod, None),
+            message: f.message.clone(),
+            nodes: f
+                .node_reasons
+                .iter()
+                .map(|(n, r)| NodeReason {
+                    node: c.nodes[*n].name.clone(),
+                    plugin: r.plugin(),
+                    reasons: r.messages(),
+                })
+                .collect(),
+        })
+        .collect();
+    let preempted = outcome
+        .preempted
+        .iter()
+        .map(|(victim, _)| pod_row(c, *victim, None))
+        .collect();
+    Plan {
+        nodes,
+        placed,
+        pending,
+        preempted,
+        headroom: Vec::new(),
+    }
+}
+
+/// How many more replicas of each scalable workload fit after everything else is placed,
+/// and what stops the next one. At most `cap` extra replicas are tried per workload.
+pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for pod in &c.pods {
+        let t = &c.templates[pod.template];
+        let scalable = matches!(
+            t.owner.kind.as_str(),
+            "Deployment" | "StatefulSet" | "ReplicaSet"
+        );
+        if !scalable || seen.contains(&pod.template) {
+            continue;
+        }
+        seen.push(pod.template);
+        let mut trial = c.clone();
+        let first_extra = trial.pods.len();
+        for i in 0..cap {
+            let mut extra = pod.clone();
+            extra.name = format!("{}-extra-{i}", t.owner.name);
+            // A StatefulSet replica gets claims of its own from the same templates.
+            for key in &mut extra.claims {
+                let Some(prefix) = key.strip_suffix(pod.name.as_str()) else {
+                    continue;
+                };
+                let new_key = format!("{prefix}{}", extra.name);
+                if let Some(mut claim) = c.claims.get(key.as_str()).cloned() {
+                    claim.name = new_key
+                        .split_once('/')
+                        .map_or(String::new(), |(_, n)| n.to_string());
+                    claim.volume_name = None;
+                    trial.claims.insert(new_key.clone(), claim);
+                }
+                *key = new_key;
+            }
+            trial.pods.push(extra);
+        }
+        let outcome = schedule(&trial, options.clone());
+        let more = (first_extra..trial.pods.len())
+            .take_while(|&i| outcome.placement[i].is_some())
+            .count();
+        let limit = outcome
+            .failures
+            .range(first_extra..)
+            .next()
+            .map(|(_, f)| f.message.clone());
+        out.push(Headroom {
+            workload: format!("{} {}/{}", t.owner.kind, t.namespace, t.owner.name),
+            more_replicas: more,
+            limit,
+        });
+    }
+    out
+}
+
+fn bar(used: i64, total: i64) -> String {
+    const WIDTH: i64 = 10;
+    let filled = if total <= 0 {
+        WIDTH
+    } else {
+        ((used.max(0) * WIDTH + total - 1) / total).min(WIDTH)
+    };
+    format!(
+        "{}{}",
+        "█".repeat(filled as usize),
+        "░".repeat((WIDTH - filled) as usize)
+    )
+}
+
+/// The human report.
+pub fn text(plan: &Plan) -> String {
+    let mut rows = vec![[
+        "NODE".to_string(),
+        "ROLE".to_string(),
+        "CPU requested/allocatable".to_string(),
+        "MEMORY requested/allocatable".to_string(),
+        "PODS".to_string(),
+    ]];
+    for n in &plan.nodes {
+        let role = match n.role {
+            NodeRole::ControlPlane => "control-plane",
+            NodeRole::Worker => "worker",
+        };
+        rows.push([
+            n.name.clone(),
+            role.to_string(),
+            format!(
+                "{} {}/{}",
+                bar(n.cpu_requested, n.cpu_allocatable),
+                format_cpu(n.cpu_requested),
+                format_cpu(n.cpu_allocatable)
+            ),
+            format!(
+                "{} {}/{}",
+                bar(n.memory_requested, n.memory_allocatable),
+                format_bytes(n.memory_requested),
+                format_bytes(n.memory_allocatable)
+            ),
+            format!("{}/{}", n.pods, n.pods_allocatable),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\n{} pods placed, {} Pending{}\n",
+        plan.placed.len(),
+        plan.pending.len(),
+        if plan.preempted.is_empty() {
+            String::new()
+        } else {
+            format!(", {} preempted", plan.preempted.len())
+        }
+    ));
+    if !plan.placed.is_empty() {
+        out.push_str("\nPlaced:\n");
+        for p in &plan.placed {
+            out.push_str(&format!(
+                "  {}/{} ({}) → {}\n",
+                p.namespace,
+                p.name,
+                p.owner,
+                p.node.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if !plan.pending.is_empty() {
+        out.push_str("\nPending:\n");
+        for p in &plan.pending {
+            out.push_str(&format!(
+                "  {}/{} ({})\n    {}\n",
+                p.pod.namespace, p.pod.name, p.pod.owner, p.message
+            ));
+        }
+    }
+    if !plan.preempted.is_empty() {
+        out.push_str("\nPreempted by higher-priority pods (recreated and scheduled again):\n");
+        for p in &plan.preempted {
+            out.push_str(&format!("  {}/{} ({})\n", p.namespace, p.name, p.owner));
+        }
+    }
+    if !plan.headroom.is_empty() {
+        out.push_str("\nHeadroom:\n");
+        for h in &plan.headroom {
+            match &h.limit {
+                Some(limit) => out.push_str(&format!(
+                    "  {}: {} more replica{} fit; the next one: {}\n",
+                    h.workload,
+                    h.more_replicas,
+                    if h.more_replicas == 1 { "" } else { "s" },
+                    limit
+                )),
+                None => out.push_str(&format!(
+                    "  {}: at least {} more replicas fit\n",
+                    h.workload, h.more_replicas
+                )),
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,500 @@
+//! Kubernetes objects into the plan: nodes and running pods from a cluster snapshot
+//! (`kubectl get nodes,pods -A -o yaml`), controllers expanded into the pods they create,
+//! claims, volumes, storage classes, disruption budgets and priority classes.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass as K8sStorageClass;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubelab_lint::Document;
+use serde::de::DeserializeOwned;
+
+use crate::cluster::{Budget, Claim, Cluster, IntOrPercent, PersistentVolume, Pod, StorageClass};
+use crate::model::{Effect, Node, NodeSelectorTerm, Owner, Selector, Template, Toleration};
+use crate::quantity::parse_units;
+
+/// An object that could not be read, with where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+fn typed<T: DeserializeOwned>(doc: &Document) -> Result<T, LoadError> {
+    serde_json::from_value(doc.value.clone()).map_err(|e| LoadError {
+        file: doc.file.clone(),
+        line: doc.line,
+        message: format!("{}: {e}", doc.reference()),
+    })
+}
+
+/// Adds `documents` to `cluster`. Objects of kinds the plan does not use are skipped.
+pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    let mut priorities: BTreeMap<String, i32> = BTreeMap::from([
+        ("system-cluster-critical".to_string(), 2_000_000_000),
+        ("system-node-critical".to_string(), 2_000_001_000),
+    ]);
+    let mut default_priority = 0;
+    // Pass 1: what pods depend on (nodes, classes, priorities, volumes).
+    for doc in documents {
+        let result = match doc.kind() {
+            "Node" => typed::<core::Node>(doc).map(|n| cluster.nodes.push(Node::from_k8s(&n))),
+            "PriorityClass" => typed::<PriorityClass>(doc).map(|pc| {
+                if pc.global_default == Some(true) {
+                    default_priority = pc.value.unwrap_or(0);
+                }
+                priorities.insert(pc.metadata.name.unwrap_or_default(), pc.value.unwrap_or(0));
+            }),
+            "StorageClass" => typed::<K8sStorageClass>(doc).map(|sc| add_class(cluster, sc)),
+            "PersistentVolume" => {
+                typed::<core::PersistentVolume>(doc).map(|pv| add_volume(cluster, pv))
+            }
+            "PersistentVolumeClaim" => typed::<core::PersistentVolumeClaim>(doc).map(|pvc| {
+                let claim = claim_from(
+                    &doc.namespace().to_string(),
+                    &pvc.metadata.name.clone().unwrap_or_default(),
+                    pvc.spec.as_ref(),
+                );
+                cluster.claims.insert(claim.key(), claim);
+            }),
+            "PodDisruptionBudget" => {
+                typed::<PodDisruptionBudget>(doc).map(|pdb| add_budget(cluster, doc, pdb))
+            }
+            _ => Ok(()),
+        };
+        errors.extend(result.err());
+    }
+    let priority_of = |name: Option<&String>| match name {
+        Some(n) => priorities.get(n).copied().unwrap_or(0),
+        None => default_priority,
+    };
+    // Pass 2: pods and the controllers that make them, in input order.
+    for doc in documents {
+        let ns = doc.namespace().to_string();
+        let result = match doc.kind() {
+            "Pod" => typed::<core::Pod>(doc).map(|pod| add_pod(cluster, &ns, pod, &priority_of)),
+            "Deployment" => typed::<Deployment>(doc).map(|d| {
+                let spec = d.spec.unwrap_or_default();
+                add_replicas(
+                    cluster,
+                    &ns,
+                    "Deployment",
+                    d.metadata.name,
+                    spec.replicas.unwrap_or(1),
+                    &spec.template,
+                    &priority_of,
+                );
+            }),
+            "ReplicaSet" => typed::<ReplicaSet>(doc).map(|rs| {
+                // A Deployment's ReplicaSet in the same input would count its pods twice.
+                let owned = rs
+                    .metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| !o.is_empty());
+                if !owned {
+                    let spec = rs.spec.unwrap_or_default();
+                    add_replicas(
+                        cluster,
+                        &ns,
+                        "ReplicaSet",
+                        rs.metadata.name,
+                        spec.replicas.unwrap_or(1),
+                        &spec.template.unwrap_or_default(),
+                        &priority_of,
+                    );
+                }
+            }),
+            "StatefulSet" => {
+                typed::<StatefulSet>(doc).map(|s| add_stateful_set(cluster, &ns, s, &priority_of))
+            }
+            "DaemonSet" => {
+                typed::<DaemonSet>(doc).map(|d| add_daemon_set(cluster, &ns, d, &priority_of))
+            }
+            "Job" => typed::<Job>(doc).map(|j| {
+                let spec = j.spec.unwrap_or_default();
+                add_job(cluster, &ns, "Job", j.metadata.name, &spec, &priority_of)
+            }),
+            "CronJob" => typed::<CronJob>(doc).map(|cj| {
+                let spec = cj.spec.job_template.spec.unwrap_or_default();
+                add_job(
+                    cluster,
+                    &ns,
+                    "CronJob",
+                    cj.metadata.name,
+                    &spec,
+                    &priority_of,
+                )
+            }),
+            _ => Ok(()),
+        };
+        errors.extend(result.err());
+    }
+    errors
+}
+
+fn add_class(cluster: &mut Cluster, sc: K8sStorageClass) {
+    let name = sc.metadata.name.clone().unwrap_or_default();
+    let is_default = sc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
+        .is_some_and(|v| v == "true");
+    if is_default {
+        cluster.default_class = Some(name.clone());
+    }
+    let allowed_topologies = sc
+        .allowed_topologies
+        .iter()
+        .flatten()
+        .map(|t| NodeSelectorTerm {
+            expressions: t
+                .match_label_expressions
+                .iter()
+                .flatten()
+                .map(|e| crate::model::Requirement {
+                    key: e.key.clone(),
+                    op: crate::model::Op::In(e.values.clone()),
+                })
+                .collect(),
+            fields: Vec::new(),
+        })
+        .collect();
+    let class = StorageClass {
+        name: name.clone(),
+        wait_for_first_consumer: sc.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer"),
+        allowed_topologies,
+        node_local: matches!(
+            sc.provisioner.as_str(),
+            "rancher.io/local-path" | "kubernetes.io/no-provisioner"
+        ),
+    };
+    cluster.classes.insert(name, class);
+}
+
+fn add_volume(cluster: &mut Cluster, pv: core::PersistentVolume) {
+    let spec = pv.spec.unwrap_or_default();
+    cluster.volumes.push(PersistentVolume {
+        name: pv.metadata.name.unwrap_or_default(),
+        class: spec.storage_class_name.unwrap_or_default(),
+        capacity: spec
+            .capacity
+            .as_ref()
+            .and_then(|c| c.get("storage"))
+            .and_then(|q| parse_units(&q.0))
+            .unwrap_or(0),
+        access_modes: spec.access_modes.unwrap_or_default(),
+        node_affinity: spec
+            .node_affinity
+            .and_then(|a| a.required)
+            .map(|s| s.node_selector_terms.iter().map(term_from).collect()),
+        claim: spec.claim_ref.map(|r| {
+            format!(
+                "{}/{}",
+                r.namespace.unwrap_or_default(),
+                r.name.unwrap_or_default()
+            )
+        }),
+    });
+}
+
+fn term_from(term: &core::NodeSelectorTerm) -> NodeSelectorTerm {
+    // Reuse the template parser through a throwaway pod spec would be roundabout; the
+    // fields are the same.
+    let spec: core::PodSpec = core::PodSpec {
+        affinity: Some(core::Affinity {
+            node_affinity: Some(core::NodeAffinity {
+                required_during_scheduling_ignored_during_execution: Some(core::NodeSelector {
+                    node_selector_terms: vec![term.clone()],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let t = Template::from_pod_spec("", owner("", None), BTreeMap::new(), &spec, 0);
+    t.required_terms
+        .and_then(|mut terms| terms.pop())
+        .unwrap_or_default()
+}
+
+fn claim_from(
+    namespace: &str,
+    name: &str,
+    spec: Option<&core::PersistentVolumeClaimSpec>,
+) -> Claim {
+    let spec = spec.cloned().unwrap_or_default();
+    Claim {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        class: spec.storage_class_name,
+        volume_name: spec.volume_name.filter(|v| !v.is_empty()),
+        request: spec
+            .resources
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("storage").and_then(|q| parse_units(&q.0)))
+            .unwrap_or(0),
+        access_modes: spec.access_modes.unwrap_or_default(),
+    }
+}
+
+fn add_budget(cluster: &mut Cluster, doc: &Document, pdb: PodDisruptionBudget) {
+    let spec = pdb.spec.unwrap_or_default();
+    let convert = |v: Option<IntOrString>| {
+        v.and_then(|v| match v {
+            IntOrString::Int(i) => Some(IntOrPercent::Int(i64::from(i))),
+            IntOrString::String(s) => s.strip_suffix('%')?.parse().ok().map(IntOrPercent::Percent),
+        })
+    };
+    cluster.budgets.push(Budget {
+        namespace: doc.namespace().to_string(),
+        name: doc.name().to_string(),
+        selector: spec
+            .selector
+            .as_ref()
+            .map(Selector::from_k8s)
+            .unwrap_or_default(),
+        min_available: convert(spec.min_available),
+        max_unavailable: convert(spec.max_unavailable),
+    });
+}
+
+fn owner(kind: &str, name: Option<String>) -> Owner {
+    Owner {
+        kind: kind.to_string(),
+        name: name.unwrap_or_default(),
+    }
+}
+
+fn template_from(
+    ns: &str,
+    owner: Owner,
+    template: &core::PodTemplateSpec,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) -> Template {
+    let spec = template.spec.clone().unwrap_or_default();
+    let labels = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let priority = spec
+        .priority
+        .unwrap_or_else(|| priority_of(spec.priority_class_name.as_ref()));
+    Template::from_pod_spec(ns, owner, labels, &spec, priority)
+}
+
+fn add_pod(
+    cluster: &mut Cluster,
+    ns: &str,
+    pod: core::Pod,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) {
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_default();
+    if matches!(phase.as_str(), "Succeeded" | "Failed") {
+        return;
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let spec = pod.spec.clone().unwrap_or_default();
+    let controlled = pod
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty());
+    let priority = spec
+        .priority
+        .unwrap_or_else(|| priority_of(spec.priority_class_name.as_ref()));
+    let mut template = Template::from_pod_spec(
+        ns,
+        owner("Pod", Some(name.clone())),
+        pod.metadata.labels.clone().unwrap_or_default(),
+        &spec,
+        priority,
+    );
+    template.recreated = controlled;
+    let bound = spec
+        .node_name
+        .as_deref()
+        .and_then(|n| cluster.node_index(n));
+    // A running pod is where it is; its nodeName is not a constraint to check again.
+    if bound.is_some() {
+        template.node_name = None;
+    }
+    let claims = template_claims(&template, &name);
+    let t = cluster.add_template(template);
+    cluster.pods.push(Pod {
+        name,
+        template: t,
+        claims,
+        bound,
+        pinned: None,
+    });
+}
+
+fn template_claims(t: &Template, pod_name: &str) -> Vec<String> {
+    t.claims
+        .iter()
+        .map(|c| match c {
+            crate::model::ClaimRef::Named(n) => format!("{}/{n}", t.namespace),
+            crate::model::ClaimRef::FromTemplate(tmpl) => {
+                format!("{}/{tmpl}-{pod_name}", t.namespace)
+            }
+        })
+        .collect()
+}
+
+fn add_replicas(
+    cluster: &mut Cluster,
+    ns: &str,
+    kind: &str,
+    name: Option<String>,
+    replicas: i32,
+    template: &core::PodTemplateSpec,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) {
+    let name = name.unwrap_or_default();
+    let t = template_from(ns, owner(kind, Some(name.clone())), template, priority_of);
+    let t = cluster.add_template(t);
+    for i in 0..replicas.max(0) {
+        let pod_name = format!("{name}-{i}");
+        let claims = template_claims(&cluster.templates[t], &pod_name);
+        cluster.pods.push(Pod {
+            name: pod_name,
+            template: t,
+            claims,
+            bound: None,
+            pinned: None,
+        });
+    }
+}
+
+fn add_stateful_set(
+    cluster: &mut Cluster,
+    ns: &str,
+    s: StatefulSet,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) {
+    let name = s.metadata.name.clone().unwrap_or_default();
+    let spec = s.spec.unwrap_or_default();
+    let mut t = template_from(
+        ns,
+        owner("StatefulSet", Some(name.clone())),
+        &spec.template,
+        priority_of,
+    );
+    let claim_templates = spec.volume_claim_templates.unwrap_or_default();
+    for ct in &claim_templates {
+        let tmpl = ct.metadata.name.clone().unwrap_or_default();
+        // A volume of the pod that names the template is the template's claim.
+        t.claims.push(crate::model::ClaimRef::FromTemplate(tmpl));
+    }
+    let t = cluster.add_template(t);
+    for i in 0..spec.replicas.unwrap_or(1).max(0) {
+        let pod_name = format!("{name}-{i}");
+        for ct in &claim_templates {
+            let claim_name = format!(
+                "{}-{pod_name}",
+                ct.metadata.name.clone().unwrap_or_default()
+            );
+            let claim = claim_from(ns, &claim_name, ct.spec.as_ref());
+            cluster.claims.entry(claim.key()).or_insert(claim);
+        }
+        let claims = template_claims(&cluster.templates[t], &pod_name);
+        cluster.pods.push(Pod {
+            name: pod_name,
+            template: t,
+            claims,
+            bound: None,
+            pinned: None,
+        });
+    }
+}
+
+fn add_job(
+    cluster: &mut Cluster,
+    ns: &str,
+    kind: &str,
+    name: Option<String>,
+    spec: &k8s_openapi::api::batch::v1::JobSpec,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) {
+    let parallel = spec.parallelism.unwrap_or(1);
+    let runs = spec.completions.map_or(parallel, |c| c.min(parallel));
+    add_replicas(cluster, ns, kind, name, runs, &spec.template, priority_of);
+}
+
+/// Tolerations the DaemonSet controller adds to every pod it creates.
+fn daemon_tolerations(host_network: bool) -> Vec<Toleration> {
+    let mut out = vec![
+        Toleration::new("node.kubernetes.io/not-ready", Effect::NoExecute),
+        Toleration::new("node.kubernetes.io/unreachable", Effect::NoExecute),
+        Toleration::new("node.kubernetes.io/disk-pressure", Effect::NoSchedule),
+        Toleration::new("node.kubernetes.io/memory-pressure", Effect::NoSchedule),
+        Toleration::new("node.kubernetes.io/pid-pressure", Effect::NoSchedule),
+        Toleration::new("node.kubernetes.io/unschedulable", Effect::NoSchedule),
+    ];
+    if host_network {
+        out.push(Toleration::new(
+            "node.kubernetes.io/network-unavailable",
+            Effect::NoSchedule,
+        ));
+    }
+    out
+}
+
+fn add_daemon_set(
+    cluster: &mut Cluster,
+    ns: &str,
+    d: DaemonSet,
+    priority_of: &dyn Fn(Option<&String>) -> i32,
+) {
+    let name = d.metadata.name.clone().unwrap_or_default();
+    let spec = d.spec.unwrap_or_default();
+    let host_network = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
+    let mut t = template_from(
+        ns,
+        owner("DaemonSet", Some(name.clone())),
+        &spec.template,
+        priority_of,
+    );
+    t.tolerations.extend(daemon_tolerations(host_network));
+    // The controller creates a pod for each node the pod's selector, affinity and taints
+    // allow; the scheduler then decides whether it fits.
+    let targets: Vec<usize> = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| crate::sched::daemon_targets(&t, n))
+        .map(|(i, _)| i)
+        .collect();
+    let t = cluster.add_template(t);
+    for node in targets {
+        let pod_name = format!("{name}-{}", cluster.nodes[node].name);
+        let claims = template_claims(&cluster.templates[t], &pod_name);
+        cluster.pods.push(Pod {
+            name: pod_name,
+            template: t,
+            claims,
+            bound: None,
+            pinned: Some(node),
+        });
+    }
+}

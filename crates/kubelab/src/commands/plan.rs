@@ -1,0 +1,184 @@
+//! `kubelab plan`: schedule workloads offline against the lab (or a cluster snapshot), explain
+//! every Pending pod, show headroom, and run failure drills.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kubelab_lint::{input, Document};
+use kubelab_plan::lab::{cluster_from_lab, LabOptions};
+use kubelab_plan::model::NodeRole;
+use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options};
+
+use crate::cli::{PlanArgs, PlanFormat};
+
+/// Kubernetes minor assumed for a snapshot whose nodes do not say (the default lab's).
+const DEFAULT_MINOR: u32 = 36;
+
+pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
+    let documents = read_all(&args.paths)?;
+    let mut cluster = if args.cluster.is_empty() {
+        let path = args
+            .lab
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("lab.yaml"));
+        lab_cluster(&path, args.scheduler_view)?
+    } else {
+        snapshot_cluster(&args.cluster)?
+    };
+    let errors = workloads::load(&mut cluster, &documents);
+    if !errors.is_empty() {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
+            .collect();
+        return Err(format!("cannot read the workloads:\n{}", lines.join("\n")));
+    }
+    let options = Options {
+        percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
+        keep_node_reasons: args.output == PlanFormat::Json,
+    };
+    let outcome = schedule(&cluster, options.clone());
+    let mut plan = report::build(&cluster, &outcome);
+    plan.headroom = report::headroom(&cluster, &options, args.headroom_limit);
+    let drills = drills(&cluster, &outcome, &args.fail, &options)?;
+    match args.output {
+        PlanFormat::Text => {
+            crate::out!("{}", report::text(&plan));
+            for d in &drills {
+                crate::out!("{}", drill::text(d));
+            }
+        }
+        PlanFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "drills": drills }))
+                .unwrap_or_default()
+        ),
+    }
+    Ok(if plan.pending.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_FINDINGS)
+    })
+}
+
+fn drills(
+    cluster: &Cluster,
+    outcome: &kubelab_plan::Outcome,
+    fail: &[String],
+    options: &Options,
+) -> Result<Vec<drill::Drill>, String> {
+    let mut out = Vec::new();
+    let mut named = Vec::new();
+    for spec in fail {
+        if let Some(n) = spec.strip_prefix("any:") {
+            let count: usize = n.parse().map_err(|_| {
+                format!("--fail {spec}: expected any:N with a number, such as any:1")
+            })?;
+            out.push(drill::worst(cluster, outcome, count, options));
+            continue;
+        }
+        for name in spec.split(',').filter(|s| !s.is_empty()) {
+            let index = cluster.node_index(name).ok_or_else(|| {
+                let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+                format!(
+                    "--fail {name}: no such node; the nodes are {}",
+                    names.join(", ")
+                )
+            })?;
+            named.push(index);
+        }
+    }
+    if !named.is_empty() {
+        out.insert(0, drill::run(cluster, outcome, &named, options));
+    }
+    Ok(out)
+}
+
+fn lab_cluster(path: &Path, scheduler_view: bool) -> Result<Cluster, String> {
+    let checked = kubelab_spec::check_file(path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (give the lab with --lab, or a cluster snapshot with --cluster)",
+            path.display()
+        )
+    })?;
+    let lab = match checked.lab {
+        Some(lab) if checked.error_count() == 0 => lab,
+        _ => {
+            return Err(format!(
+                "{} has errors; run `kubelab check {}` first",
+                path.display(),
+                path.display()
+            ))
+        }
+    };
+    cluster_from_lab(&lab, LabOptions { scheduler_view }).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn snapshot_cluster(paths: &[PathBuf]) -> Result<Cluster, String> {
+    let documents = read_all(paths)?;
+    let minor = documents
+        .iter()
+        .filter(|d| d.kind() == "Node")
+        .filter_map(|d| d.value.pointer("/status/nodeInfo/kubeletVersion")?.as_str())
+        .filter_map(|v| v.trim_start_matches('v').split('.').nth(1)?.parse().ok())
+        .max()
+        .unwrap_or(DEFAULT_MINOR);
+    let mut cluster = Cluster {
+        kubernetes_minor: minor,
+        ..Cluster::default()
+    };
+    // Nodes first, so the running pods find them.
+    let (nodes, rest): (Vec<Document>, Vec<Document>) =
+        documents.into_iter().partition(|d| d.kind() == "Node");
+    let mut errors = workloads::load(&mut cluster, &nodes);
+    errors.extend(workloads::load(&mut cluster, &rest));
+    if let Some(e) = errors.first() {
+        return Err(format!("{}:{}: {}", e.file, e.line, e.message));
+    }
+    if cluster.nodes.is_empty() {
+        return Err(
+            "the cluster snapshot has no Node objects; take it with `kubectl get nodes -o yaml`"
+                .into(),
+        );
+    }
+    cluster.etcd_members = (0..cluster.nodes.len())
+        .filter(|&i| cluster.nodes[i].role == NodeRole::ControlPlane)
+        .collect();
+    Ok(cluster)
+}
+
+/// Every object in `paths` (files, directories, `-`); unreadable YAML is an error here,
+/// since a plan without some of its workloads would be wrong.
+fn read_all(paths: &[PathBuf]) -> Result<Vec<Document>, String> {
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            problems.extend(input::read("<stdin>", &text, &mut |d| documents.push(d)));
+            continue;
+        }
+        let files =
+            input::files(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for file in files {
+            let name = file.display().to_string();
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {name}: {e}"))?;
+            problems.extend(input::read(&name, &text, &mut |d| documents.push(d)));
+        }
+    }
+    match problems.first() {
+        Some(p) => Err(format!("{}:{}: {}", p.file, p.line, p.message)),
+        None => Ok(documents),
+    }
+}
