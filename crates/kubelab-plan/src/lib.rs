@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod drill;
+pub mod generate;
 pub mod lab;
 pub mod model;
 pub mod quantity;

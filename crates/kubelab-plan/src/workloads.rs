@@ -58,7 +58,7 @@ pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
             }
             "PersistentVolumeClaim" => typed::<core::PersistentVolumeClaim>(doc).map(|pvc| {
                 let claim = claim_from(
-                    &doc.namespace().to_string(),
+                    doc.namespace(),
                     &pvc.metadata.name.clone().unwrap_or_default(),
                     pvc.spec.as_ref(),
                 );

@@ -211,6 +211,16 @@ impl Reader<'_> {
         self.byte(at) == Some(b'-') && matches!(self.byte(at + 1), None | Some(b' ' | b'\n'))
     }
 
+    /// A space followed by `-`, `?` or `:` standing alone inside a plain scalar: parsers
+    /// disagree on whether that starts a new token, so the full parser decides.
+    fn lone_indicator_after_space(&self, space: usize) -> bool {
+        matches!(self.byte(space + 1), Some(b'-' | b'?' | b':'))
+            && matches!(
+                self.byte(space + 2),
+                None | Some(b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')
+            )
+    }
+
     /// A block node whose line starts at `pos` with `indent` spaces.
     fn block_node(&mut self, indent: usize, parent: isize, depth: usize) -> Option<J> {
         if depth > MAX_DEPTH {
@@ -379,6 +389,7 @@ impl Reader<'_> {
                             return None
                         }
                         b'#' if self.s[i - 1] == b' ' => break,
+                        b' ' if self.lone_indicator_after_space(i) => return None,
                         _ => i += 1,
                     }
                 }
@@ -597,6 +608,7 @@ impl Reader<'_> {
                     break
                 }
                 b'#' if self.s[i - 1] == b' ' => break,
+                b' ' if self.lone_indicator_after_space(i) => return None,
                 _ => i += 1,
             }
         }
@@ -682,6 +694,7 @@ mod tests {
             "? complex\n: key\n",
             "just a scalar\n",
             "spec: {a:[x]}\n",
+            "spec: {memory: 64Mi -}\n",
         ] {
             assert_eq!(document(text), None, "{text:?}");
         }

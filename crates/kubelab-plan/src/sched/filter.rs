@@ -21,6 +21,26 @@ pub enum ClaimState {
 
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 
+/// Static reasons as one byte (0: passes).
+pub(crate) fn static_code(r: &Reason) -> u8 {
+    match r {
+        Reason::Unschedulable => 1,
+        Reason::NodeName => 2,
+        Reason::Taint => 3,
+        _ => 4,
+    }
+}
+
+pub(crate) fn static_from_code(code: u8) -> Option<Reason> {
+    match code {
+        0 => None,
+        1 => Some(Reason::Unschedulable),
+        2 => Some(Reason::NodeName),
+        3 => Some(Reason::Taint),
+        _ => Some(Reason::NodeAffinity),
+    }
+}
+
 pub(crate) fn static_reason(t: &Template, n: &Node) -> Option<Reason> {
     if n.unschedulable
         && !t.tolerations.iter().any(|tol| {
@@ -91,16 +111,28 @@ pub(crate) fn dynamic(e: &Engine, pod: usize, node: usize) -> Result<(), Reason>
         return Err(Reason::NodeAffinity);
     }
     let state = &e.nodes[node];
-    if t.host_ports.iter().any(|want| {
-        state
-            .ports
-            .iter()
-            .any(|have| have.0 == want.0 && have.2 == want.2 && ips_overlap(&have.1, &want.1))
-    }) {
+    if !t.host_ports.is_empty()
+        && t.host_ports.iter().any(|want| {
+            state
+                .ports
+                .iter()
+                .any(|have| have.0 == want.0 && have.2 == want.2 && ips_overlap(&have.1, &want.1))
+        })
+    {
         return Err(Reason::Ports);
     }
-    fits(t, &e.c.nodes[node], &state.requested)?;
-    volumes(e, pod, node)?;
+    let hot = &e.hot[node];
+    let roomy = hot.free_pods > 0
+        && t.requests.cpu <= hot.free_cpu
+        && t.requests.memory <= hot.free_memory
+        && t.requests.ephemeral <= hot.free_ephemeral
+        && t.requests.scalar.is_empty();
+    if !roomy {
+        fits(t, &e.c.nodes[node], &state.requested)?;
+    }
+    if !p.claims.is_empty() {
+        volumes(e, pod, node)?;
+    }
     e.trackers.spread_ok(e.c, p.template, node)?;
     e.trackers.affinity_ok(e.c, p.template, node)
 }

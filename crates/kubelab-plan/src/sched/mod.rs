@@ -59,13 +59,30 @@ pub(crate) struct NodeState {
     pub pods: Vec<usize>,
 }
 
+/// What the hot loop reads per node, in one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hot {
+    pub free_cpu: i64,
+    pub free_memory: i64,
+    pub free_ephemeral: i64,
+    pub free_pods: i64,
+    pub nonzero_cpu: i64,
+    pub nonzero_memory: i64,
+    pub allocatable_cpu: i64,
+    pub allocatable_memory: i64,
+}
+
 pub(crate) struct Engine<'c> {
     pub c: &'c Cluster,
     pub nodes: Vec<NodeState>,
+    pub hot: Vec<Hot>,
     pub placement: Vec<Option<usize>>,
     /// Per template, lazily: per node, the first static failure (unschedulable, node name,
     /// taints, node affinity), which cannot change while the cluster stays the same.
-    static_verdicts: Vec<Option<Vec<Option<Reason>>>>,
+    static_verdicts: Vec<Option<Vec<u8>>>,
+    /// Reused for the feasible-node list and the raw scores.
+    scratch: Vec<usize>,
+    score_scratch: Vec<score::Raw>,
     pub trackers: Trackers,
     pub claims: BTreeMap<String, ClaimState>,
     pub volume_taken: Vec<bool>,
@@ -79,8 +96,24 @@ impl<'c> Engine<'c> {
         Engine {
             c,
             nodes: vec![NodeState::default(); c.nodes.len()],
+            hot: c
+                .nodes
+                .iter()
+                .map(|n| Hot {
+                    free_cpu: n.allocatable.cpu,
+                    free_memory: n.allocatable.memory,
+                    free_ephemeral: n.allocatable.ephemeral,
+                    free_pods: n.allocatable.pods,
+                    nonzero_cpu: 0,
+                    nonzero_memory: 0,
+                    allocatable_cpu: n.allocatable.cpu,
+                    allocatable_memory: n.allocatable.memory,
+                })
+                .collect(),
             placement: vec![None; c.pods.len()],
             static_verdicts: vec![None; c.templates.len()],
+            scratch: Vec::new(),
+            score_scratch: Vec::new(),
             trackers,
             claims: BTreeMap::new(),
             volume_taken: c.volumes.iter().map(|v| v.claim.is_some()).collect(),
@@ -89,20 +122,27 @@ impl<'c> Engine<'c> {
         }
     }
 
-    fn static_verdict(&mut self, template: usize, node: usize) -> Option<&Reason> {
+    /// Computes the template's static verdicts once: 0 where the node passes, otherwise
+    /// the failing plugin's code (a byte per node keeps the hot loop in cache).
+    fn ensure_static(&mut self, template: usize) {
         if self.static_verdicts[template].is_none() {
             let t = &self.c.templates[template];
             let verdicts = self
                 .c
                 .nodes
                 .iter()
-                .map(|n| filter::static_reason(t, n))
+                .map(|n| filter::static_reason(t, n).map_or(0, |r| filter::static_code(&r)))
                 .collect();
             self.static_verdicts[template] = Some(verdicts);
         }
-        self.static_verdicts[template]
+    }
+
+    fn static_reason(&mut self, template: usize, node: usize) -> Option<Reason> {
+        self.ensure_static(template);
+        let code = self.static_verdicts[template]
             .as_ref()
-            .and_then(|v| v[node].as_ref())
+            .map_or(0, |v| v[node]);
+        filter::static_from_code(code)
     }
 
     pub fn bind(&mut self, pod: usize, node: usize) {
@@ -112,6 +152,13 @@ impl<'c> Engine<'c> {
         state.requested.add(&t.requests);
         state.nonzero_cpu += t.nonzero_cpu;
         state.nonzero_memory += t.nonzero_memory;
+        let hot = &mut self.hot[node];
+        hot.free_cpu -= t.requests.cpu;
+        hot.free_memory -= t.requests.memory;
+        hot.free_ephemeral -= t.requests.ephemeral;
+        hot.free_pods -= t.requests.pods;
+        hot.nonzero_cpu += t.nonzero_cpu;
+        hot.nonzero_memory += t.nonzero_memory;
         state.ports.extend(t.host_ports.iter().cloned());
         state.pods.push(pod);
         self.placement[pod] = Some(node);
@@ -129,6 +176,13 @@ impl<'c> Engine<'c> {
         state.requested.sub(&t.requests);
         state.nonzero_cpu -= t.nonzero_cpu;
         state.nonzero_memory -= t.nonzero_memory;
+        let hot = &mut self.hot[node];
+        hot.free_cpu += t.requests.cpu;
+        hot.free_memory += t.requests.memory;
+        hot.free_ephemeral += t.requests.ephemeral;
+        hot.free_pods += t.requests.pods;
+        hot.nonzero_cpu -= t.nonzero_cpu;
+        hot.nonzero_memory -= t.nonzero_memory;
         for port in &t.host_ports {
             if let Some(i) = state.ports.iter().position(|p| p == port) {
                 state.ports.remove(i);
@@ -163,45 +217,92 @@ impl<'c> Engine<'c> {
                 node_reasons: Vec::new(),
             });
         }
-        let p = &self.c.pods[pod];
-        let template = p.template;
-        let want = self.feasible_nodes_to_find();
-        let mut feasible = Vec::with_capacity(want.min(all));
-        let mut reasons: Vec<(usize, Reason)> = Vec::new();
+        let template = self.c.pods[pod].template;
+        self.ensure_static(template);
+        let wanted = self.feasible_nodes_to_find();
+        let mut feasible = std::mem::take(&mut self.scratch);
+        feasible.clear();
         let start = self.next_start;
         let mut processed = 0;
-        for i in 0..all {
-            if feasible.len() >= want {
-                break;
-            }
-            let node = (start + i) % all;
-            processed += 1;
-            let verdict = match self.static_verdict(template, node) {
-                Some(r) => Err(r.clone()),
-                None => filter::dynamic(self, pod, node),
-            };
-            match verdict {
-                Ok(()) => feasible.push(node),
-                Err(r) => reasons.push((node, r)),
+        {
+            let verdicts = self.static_verdicts[template].as_deref().unwrap_or(&[]);
+            let p = &self.c.pods[pod];
+            let t = &self.c.templates[template];
+            // Most pods need only the resource check: no pin, ports, claims, extended
+            // resources or pod-to-pod constraints. They skip the general filter.
+            let simple = p.pinned.is_none()
+                && t.host_ports.is_empty()
+                && p.claims.is_empty()
+                && t.requests.scalar.is_empty()
+                && self.trackers.unconstrained(template);
+            let want = &t.requests;
+            let mut node = start;
+            for _ in 0..all {
+                if feasible.len() >= wanted {
+                    break;
+                }
+                processed += 1;
+                let this = node;
+                node += 1;
+                if node == all {
+                    node = 0;
+                }
+                let node = this;
+                if verdicts[node] != 0 {
+                    continue;
+                }
+                let ok = if simple {
+                    let hot = &self.hot[node];
+                    hot.free_pods > 0
+                        && want.cpu <= hot.free_cpu
+                        && want.memory <= hot.free_memory
+                        && want.ephemeral <= hot.free_ephemeral
+                } else {
+                    filter::dynamic(self, pod, node).is_ok()
+                };
+                if ok {
+                    feasible.push(node);
+                }
             }
         }
         if all > 0 {
             self.next_start = (start + processed) % all;
         }
-        match feasible.len() {
-            0 => {
-                let plain: Vec<Reason> = reasons.iter().map(|(_, r)| r.clone()).collect();
-                Err(Failure {
-                    message: fit_error(all, None, &plain, self.c.kubernetes_minor),
-                    node_reasons: if self.options.keep_node_reasons {
-                        reasons
-                    } else {
-                        Vec::new()
-                    },
-                })
-            }
+        let result = match feasible.len() {
+            // Reasons are only gathered when nothing fits: the common path stays lean.
+            0 => Err(self.failure(pod)),
             1 => Ok(feasible[0]),
-            _ => Ok(score::select(self, pod, &feasible)),
+            _ => {
+                let mut scores = std::mem::take(&mut self.score_scratch);
+                let best = score::select(self, pod, &feasible, &mut scores);
+                self.score_scratch = scores;
+                Ok(best)
+            }
+        };
+        self.scratch = feasible;
+        result
+    }
+
+    /// Every node's reason for refusing `pod`, and kube-scheduler's message.
+    fn failure(&mut self, pod: usize) -> Failure {
+        let template = self.c.pods[pod].template;
+        let reasons: Vec<(usize, Reason)> = (0..self.c.nodes.len())
+            .filter_map(|node| {
+                let r = match self.static_reason(template, node) {
+                    Some(r) => Err(r),
+                    None => filter::dynamic(self, pod, node),
+                };
+                r.err().map(|r| (node, r))
+            })
+            .collect();
+        let plain: Vec<Reason> = reasons.iter().map(|(_, r)| r.clone()).collect();
+        Failure {
+            message: fit_error(self.c.nodes.len(), None, &plain, self.c.kubernetes_minor),
+            node_reasons: if self.options.keep_node_reasons {
+                reasons
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -210,10 +311,12 @@ impl<'c> Engine<'c> {
     /// important victim matters least, then fewer victims, then node order.
     fn preempt(&mut self, pod: usize) -> Option<(usize, Vec<usize>)> {
         let priority = self.c.templates[self.c.pods[pod].template].priority;
-        let mut best: Option<((i32, usize, usize), usize, Vec<usize>)> = None;
+        // (most important victim, victim count, node), node, victims.
+        type Candidate = ((i32, usize, usize), usize, Vec<usize>);
+        let mut best: Option<Candidate> = None;
         for node in 0..self.c.nodes.len() {
             if self
-                .static_verdict(self.c.pods[pod].template, node)
+                .static_reason(self.c.pods[pod].template, node)
                 .is_some()
             {
                 continue;

@@ -9,68 +9,91 @@ use crate::model::Effect;
 
 const MAX: i64 = 100;
 
+/// A node's raw scores before normalization.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Raw {
+    taint: i64,
+    affinity: i64,
+    spread: i64,
+    /// LeastAllocated + BalancedAllocation, already on the 0–100 scale.
+    base: i64,
+}
+
 /// The best of `feasible`; ties go to the first evaluated.
-pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize]) -> usize {
+pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<Raw>) -> usize {
     let p = &e.c.pods[pod];
     let t = &e.c.templates[p.template];
-    let n = feasible.len();
-    let mut taint_raw = vec![0i64; n];
-    let mut affinity_raw = vec![0i64; n];
-    let mut spread_raw = vec![0i64; n];
-    let mut base = vec![0i64; n];
-    for (i, &node) in feasible.iter().enumerate() {
+    let prefer_no_schedule_tolerations: Vec<_> = t
+        .tolerations
+        .iter()
+        .filter(|tol| tol.effect.is_none() || tol.effect == Some(Effect::PreferNoSchedule))
+        .collect();
+    raw.clear();
+    let (mut taint_max, mut affinity_max, mut spread_max, mut spread_min) = (0, 0, 0, i64::MAX);
+    for &node in feasible {
         let node_info = &e.c.nodes[node];
-        let state = &e.nodes[node];
-        taint_raw[i] = node_info
-            .taints
-            .iter()
-            .filter(|taint| taint.effect == Effect::PreferNoSchedule)
-            .filter(|taint| {
-                !t.tolerations.iter().any(|tol| {
-                    (tol.effect.is_none() || tol.effect == Some(Effect::PreferNoSchedule))
-                        && tol.tolerates(taint)
+        let hot = &e.hot[node];
+        let taint = if node_info.taints.is_empty() {
+            0
+        } else {
+            node_info
+                .taints
+                .iter()
+                .filter(|taint| taint.effect == Effect::PreferNoSchedule)
+                .filter(|taint| {
+                    !prefer_no_schedule_tolerations
+                        .iter()
+                        .any(|tol| tol.tolerates(taint))
                 })
-            })
-            .count() as i64;
-        affinity_raw[i] = t
-            .preferred_terms
-            .iter()
-            .filter(|(_, term)| term.matches(node_info))
-            .map(|(w, _)| *w)
-            .sum();
-        spread_raw[i] = e.trackers.own_count(p.template, node);
-        let alloc = &node_info.allocatable;
-        let cpu = state.nonzero_cpu + t.nonzero_cpu;
-        let memory = state.nonzero_memory + t.nonzero_memory;
-        let least = (least_allocated(cpu, alloc.cpu) + least_allocated(memory, alloc.memory)) / 2;
-        base[i] = least + balanced(cpu, alloc.cpu, memory, alloc.memory);
+                .count() as i64
+        };
+        let affinity = if t.preferred_terms.is_empty() {
+            0
+        } else {
+            t.preferred_terms
+                .iter()
+                .filter(|(_, term)| term.matches(node_info))
+                .map(|(w, _)| *w)
+                .sum()
+        };
+        let spread = e.trackers.own_count(p.template, node);
+        let (alloc_cpu, alloc_memory) = (hot.allocatable_cpu, hot.allocatable_memory);
+        let cpu = hot.nonzero_cpu + t.nonzero_cpu;
+        let memory = hot.nonzero_memory + t.nonzero_memory;
+        let least = (least_allocated(cpu, alloc_cpu) + least_allocated(memory, alloc_memory)) / 2;
+        taint_max = taint_max.max(taint);
+        affinity_max = affinity_max.max(affinity);
+        spread_max = spread_max.max(spread);
+        spread_min = spread_min.min(spread);
+        raw.push(Raw {
+            taint,
+            affinity,
+            spread,
+            base: least + balanced(cpu, alloc_cpu, memory, alloc_memory),
+        });
     }
-    let taint_max = taint_raw.iter().copied().max().unwrap_or(0);
-    let affinity_max = affinity_raw.iter().copied().max().unwrap_or(0);
-    let spread_max = spread_raw.iter().copied().max().unwrap_or(0);
-    let spread_min = spread_raw.iter().copied().min().unwrap_or(0);
     let mut best = (i64::MIN, feasible[0]);
-    for i in 0..n {
+    for (r, &node) in raw.iter().zip(feasible) {
         // DefaultNormalizeScore, reversed: fewer untolerated taints score higher.
         let taint = if taint_max == 0 {
             MAX
         } else {
-            MAX - taint_raw[i] * MAX / taint_max
+            MAX - r.taint * MAX / taint_max
         };
         let affinity = if affinity_max == 0 {
             0
         } else {
-            affinity_raw[i] * MAX / affinity_max
+            r.affinity * MAX / affinity_max
         };
         // PodTopologySpread's normalization: fewer of its own pods scores higher.
         let spread = if spread_max == 0 {
             MAX
         } else {
-            MAX * (spread_max + spread_min - spread_raw[i]) / spread_max
+            MAX * (spread_max + spread_min - r.spread) / spread_max
         };
-        let total = 3 * taint + 2 * affinity + 2 * spread + base[i];
+        let total = 3 * taint + 2 * affinity + 2 * spread + r.base;
         if total > best.0 {
-            best = (total, feasible[i]);
+            best = (total, node);
         }
     }
     best.1

@@ -18,12 +18,14 @@ pub const HOSTNAME: &str = "kubernetes.io/hostname";
 struct Key {
     domain_of: Vec<Option<u32>>,
     domains: usize,
+    /// Every node is its own domain, numbered as the nodes are (hostnames, usually).
+    identity: bool,
 }
 
 impl Key {
     fn new(cluster: &Cluster, key: &str) -> Self {
         let mut index: BTreeMap<String, u32> = BTreeMap::new();
-        let domain_of = cluster
+        let domain_of: Vec<Option<u32>> = cluster
             .nodes
             .iter()
             .map(|n| {
@@ -36,9 +38,14 @@ impl Key {
                 Some(*index.entry(value).or_insert(next))
             })
             .collect();
+        let identity = domain_of
+            .iter()
+            .enumerate()
+            .all(|(i, d)| *d == Some(i as u32));
         Key {
             domain_of,
             domains: index.len(),
+            identity,
         }
     }
 }
@@ -221,9 +228,13 @@ impl Trackers {
         id
     }
 
+    #[inline]
     fn domain(&self, tracker: usize, node: usize) -> Option<usize> {
-        let t = &self.trackers[tracker];
-        self.keys[t.key].domain_of[node].map(|d| d as usize)
+        let key = &self.keys[self.trackers[tracker].key];
+        if key.identity {
+            return Some(node);
+        }
+        key.domain_of[node].map(|d| d as usize)
     }
 
     pub fn add(&mut self, template: usize, node: usize, delta: i64) {
@@ -235,6 +246,14 @@ impl Trackers {
         }
     }
 
+    /// No spread constraint or pod (anti-)affinity involves this template's pods.
+    pub fn unconstrained(&self, template: usize) -> bool {
+        self.spread[template].is_empty()
+            && self.affinity[template].is_empty()
+            && self.anti[template].is_empty()
+            && self.existing_anti[template].is_empty()
+    }
+
     /// Pods of the template's own kind on a node (for default spreading).
     pub fn own_count(&self, template: usize, node: usize) -> i64 {
         self.own[template]
@@ -242,8 +261,13 @@ impl Trackers {
             .unwrap_or(0)
     }
 
+    #[inline]
     pub fn spread_ok(&self, _c: &Cluster, template: usize, node: usize) -> Result<(), Reason> {
-        for rule in &self.spread[template] {
+        let rules = &self.spread[template];
+        if rules.is_empty() {
+            return Ok(());
+        }
+        for rule in rules {
             let Some(d) = self.domain(rule.tracker, node) else {
                 return Err(Reason::SpreadMissingLabel);
             };
@@ -260,7 +284,14 @@ impl Trackers {
         Ok(())
     }
 
+    #[inline]
     pub fn affinity_ok(&self, _c: &Cluster, template: usize, node: usize) -> Result<(), Reason> {
+        if self.existing_anti[template].is_empty()
+            && self.anti[template].is_empty()
+            && self.affinity[template].is_empty()
+        {
+            return Ok(());
+        }
         for &id in &self.existing_anti[template] {
             if self
                 .domain(id, node)
