@@ -173,7 +173,7 @@ fn the_worst_single_failure_is_the_node_with_the_database() {
         .name
         .clone();
     let d = drill::worst(&c, &o, 1, &Options::default());
-    assert_eq!(d.failed, [db_node.clone()]);
+    assert_eq!(d.failed, std::slice::from_ref(&db_node));
     assert_eq!(d.stuck_terminating.len(), 1);
     assert_eq!(d.data_at_risk.len(), 1);
     assert_eq!(d.data_at_risk[0].claim, "production/data-postgres-0");
