@@ -61,6 +61,49 @@ pub struct Headroom {
     /// Why the next one would not fit (kube-scheduler's message), unless the search cap was hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The first limit in a few words: which resource runs out on which nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_limit: Option<String>,
+}
+
+/// "memory on worker-01, worker-02, worker-03 (arm64)": the resources that ran out, and where.
+fn first_limit(c: &Cluster, reasons: &[(usize, crate::reason::Reason)]) -> Option<String> {
+    use crate::reason::Reason;
+    let mut by_resource: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (node, reason) in reasons {
+        if let Reason::Insufficient(_) = reason {
+            for message in reason.messages() {
+                let resource = message
+                    .strip_prefix("Insufficient ")
+                    .map_or_else(|| "pod slots".to_string(), str::to_string);
+                by_resource.entry(resource).or_default().push(*node);
+            }
+        }
+    }
+    if by_resource.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = by_resource
+        .iter()
+        .map(|(resource, nodes)| {
+            let names: Vec<&str> = nodes.iter().map(|&n| c.nodes[n].name.as_str()).collect();
+            let arches: std::collections::BTreeSet<&str> = nodes
+                .iter()
+                .filter_map(|&n| {
+                    c.nodes[n]
+                        .labels
+                        .get("kubernetes.io/arch")
+                        .map(String::as_str)
+                })
+                .collect();
+            let arch = match arches.len() {
+                1 => format!(" ({})", arches.iter().next().copied().unwrap_or_default()),
+                _ => String::new(),
+            };
+            format!("{resource} on {}{arch}", names.join(", "))
+        })
+        .collect();
+    Some(parts.join("; "))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,19 +223,22 @@ pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
             }
             trial.pods.push(extra);
         }
-        let outcome = schedule(&trial, options.clone());
+        let outcome = schedule(
+            &trial,
+            Options {
+                keep_node_reasons: true,
+                ..options.clone()
+            },
+        );
         let more = (first_extra..trial.pods.len())
             .take_while(|&i| outcome.placement[i].is_some())
             .count();
-        let limit = outcome
-            .failures
-            .range(first_extra..)
-            .next()
-            .map(|(_, f)| f.message.clone());
+        let failure = outcome.failures.range(first_extra..).next().map(|(_, f)| f);
         out.push(Headroom {
             workload: format!("{} {}/{}", t.owner.kind, t.namespace, t.owner.name),
             more_replicas: more,
-            limit,
+            limit: failure.map(|f| f.message.clone()),
+            first_limit: failure.and_then(|f| first_limit(c, &f.node_reasons)),
         });
     }
     out
@@ -299,10 +345,14 @@ pub fn text(plan: &Plan) -> String {
         for h in &plan.headroom {
             match &h.limit {
                 Some(limit) => out.push_str(&format!(
-                    "  {}: {} more replica{} fit; the next one: {}\n",
+                    "  {}: {} more replica{} fit{}; the next one: {}\n",
                     h.workload,
                     h.more_replicas,
                     if h.more_replicas == 1 { "" } else { "s" },
+                    h.first_limit
+                        .as_ref()
+                        .map(|l| format!("; the first limit is {l}"))
+                        .unwrap_or_default(),
                     limit
                 )),
                 None => out.push_str(&format!(
