@@ -406,11 +406,42 @@ pub struct Template {
     pub spread: Vec<SpreadConstraint>,
     pub affinity: Vec<AffinityTerm>,
     pub anti_affinity: Vec<AffinityTerm>,
+    /// Preferred pod affinity (positive weight) and anti-affinity (negative weight).
+    pub preferred_affinity: Vec<(i64, AffinityTerm)>,
     pub claims: Vec<ClaimRef>,
     /// Controlled by something that recreates its pods (not a bare Pod).
     pub recreated: bool,
     /// Platform load kubelab accounts for (static pods, reserved overheads), not a workload.
     pub platform: bool,
+}
+
+fn preferred(affinity: &core::Affinity, namespace: &str) -> Vec<(i64, AffinityTerm)> {
+    let weighted = |list: &Option<Vec<core::WeightedPodAffinityTerm>>, sign: i64| {
+        list.iter()
+            .flatten()
+            .filter_map(|w| {
+                Some((
+                    sign * i64::from(w.weight),
+                    AffinityTerm::from_k8s(&w.pod_affinity_term, namespace)?,
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut out = weighted(
+        &affinity.pod_affinity.as_ref().and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .clone()
+        }),
+        1,
+    );
+    out.extend(weighted(
+        &affinity.pod_anti_affinity.as_ref().and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .clone()
+        }),
+        -1,
+    ));
+    out
 }
 
 /// Default requests the scheduler assumes for scoring when a container sets none.
@@ -428,6 +459,7 @@ impl Template {
     ) -> Self {
         let (requests, nonzero_cpu, nonzero_memory) = pod_requests(spec);
         let affinity = spec.affinity.clone().unwrap_or_default();
+        let affinity_spec = affinity.clone();
         let node_affinity = affinity.node_affinity.unwrap_or_default();
         let required_terms = node_affinity
             .required_during_scheduling_ignored_during_execution
@@ -538,6 +570,7 @@ impl Template {
                     .pod_anti_affinity
                     .and_then(|a| a.required_during_scheduling_ignored_during_execution),
             ),
+            preferred_affinity: preferred(&affinity_spec, namespace),
             claims,
             recreated: true,
             platform: false,
@@ -576,6 +609,7 @@ impl Template {
             spread: Vec::new(),
             affinity: Vec::new(),
             anti_affinity: Vec::new(),
+            preferred_affinity: Vec::new(),
             claims: Vec::new(),
             recreated: true,
             platform: true,

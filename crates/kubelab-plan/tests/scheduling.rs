@@ -329,3 +329,26 @@ fn init_containers_count_when_larger() {
     let (c, o) = run(&(node("a", "2", "4Gi", "") + &pods("web", 1, "100m", "100Mi", init)));
     assert!(message(&c, &o, "web-0").starts_with("0/1 nodes are available: 1 Insufficient cpu."));
 }
+
+#[test]
+fn preferred_pod_affinity_outweighs_the_emptier_node() {
+    let prefer_db = "      affinity:\n        podAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n            - weight: 100\n              podAffinityTerm: {labelSelector: {matchLabels: {app: db}}, topologyKey: kubernetes.io/hostname}\n";
+    let yaml = node("a", "4", "8Gi", "")
+        + &node("b", "4", "8Gi", "")
+        + &pods(
+            "db",
+            1,
+            "1",
+            "2Gi",
+            "      nodeSelector: {kubernetes.io/hostname: a}\n",
+        )
+        + &pods("cache", 1, "100m", "100Mi", prefer_db)
+        + &pods("plain", 1, "100m", "100Mi", "");
+    let (c, o) = run(&yaml);
+    assert_eq!(placed_on(&c, &o, "cache-0"), Some("a"));
+    assert_eq!(
+        placed_on(&c, &o, "plain-0"),
+        Some("b"),
+        "without a preference the emptier node wins"
+    );
+}

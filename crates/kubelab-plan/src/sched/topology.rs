@@ -13,6 +13,7 @@ use crate::model::{AffinityTerm, Template};
 use crate::reason::Reason;
 
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
+pub const ZONE: &str = "topology.kubernetes.io/zone";
 
 /// Per topology key: each node's domain.
 struct Key {
@@ -114,8 +115,12 @@ pub(crate) struct Trackers {
     anti: Vec<Vec<usize>>,
     /// Per template: trackers of other pods' anti-affinity terms that select it.
     existing_anti: Vec<Vec<usize>>,
-    /// Per template: its own pods per node (scoring's default spreading).
+    /// Per template: its own pods per node and per zone, for the scheduler's default
+    /// spreading (hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway).
     pub own: Vec<Option<usize>>,
+    pub own_zone: Vec<Option<usize>>,
+    /// Per template: (weight, tracker) for preferred pod (anti-)affinity terms.
+    preferred: Vec<Vec<(i64, usize)>>,
 }
 
 fn term_selects(term: &AffinityTerm, t: &Template) -> bool {
@@ -134,7 +139,10 @@ impl Trackers {
             anti: Vec::new(),
             existing_anti: vec![Vec::new(); c.templates.len()],
             own: vec![None; c.templates.len()],
+            own_zone: vec![None; c.templates.len()],
+            preferred: vec![Vec::new(); c.templates.len()],
         };
+        let zoned = c.nodes.iter().any(|n| n.labels.contains_key(ZONE));
         for (ti, t) in c.templates.iter().enumerate() {
             let mut spread = Vec::new();
             for s in t.spread.iter().filter(|s| s.hard) {
@@ -194,10 +202,27 @@ impl Trackers {
                 }
             }
             this.anti.push(anti);
-            if t.recreated && !t.platform && t.spread.is_empty() {
+            for (weight, term) in &t.preferred_affinity {
+                let key = this.key(c, &term.topology_key);
+                let tracker = Tracker::new(&this.keys[key], key);
+                let id = this.push(tracker, c, |u| term_selects(term, u));
+                this.preferred[ti].push((*weight, id));
+            }
+            // The defaults apply to pods a Service, ReplicaSet or StatefulSet selects and
+            // that set no constraints of their own; kubelab takes the controller's pods.
+            let selected_by_controller = matches!(
+                t.owner.kind.as_str(),
+                "Deployment" | "ReplicaSet" | "StatefulSet"
+            );
+            if selected_by_controller && !t.platform && t.spread.is_empty() {
                 let key = this.key(c, HOSTNAME);
                 let tracker = Tracker::new(&this.keys[key], key);
                 this.own[ti] = Some(this.push(tracker, c, |u| std::ptr::eq(u, t)));
+                if zoned {
+                    let key = this.key(c, ZONE);
+                    let tracker = Tracker::new(&this.keys[key], key);
+                    this.own_zone[ti] = Some(this.push(tracker, c, |u| std::ptr::eq(u, t)));
+                }
             }
         }
         this
@@ -252,6 +277,33 @@ impl Trackers {
             && self.affinity[template].is_empty()
             && self.anti[template].is_empty()
             && self.existing_anti[template].is_empty()
+    }
+
+    /// Pods of the template's own kind in the node's zone, and the zone's index (`None`:
+    /// no default zone spreading, or the node has no zone).
+    pub fn own_zone_count(&self, template: usize, node: usize) -> Option<(usize, i64)> {
+        let id = self.own_zone[template]?;
+        let d = self.domain(id, node)?;
+        Some((d, self.trackers[id].counts[d]))
+    }
+
+    /// InterPodAffinity's raw score: preferred terms' weights times matching pods in the
+    /// node's domain (anti-affinity weights are negative).
+    pub fn preferred_affinity(&self, template: usize, node: usize) -> i64 {
+        self.preferred[template]
+            .iter()
+            .filter_map(|&(weight, id)| {
+                Some(weight * self.trackers[id].counts[self.domain(id, node)?])
+            })
+            .sum()
+    }
+
+    pub fn has_preferred_affinity(&self, template: usize) -> bool {
+        !self.preferred[template].is_empty()
+    }
+
+    pub fn has_default_spreading(&self, template: usize) -> bool {
+        self.own[template].is_some()
     }
 
     /// Pods of the template's own kind on a node (for default spreading).
