@@ -384,13 +384,7 @@ pub fn text(d: &Drill) -> String {
         });
     }
     for p in &d.moved {
-        out.push_str(&format!(
-            "  moved: {}/{} ({}) → {}\n",
-            p.namespace,
-            p.name,
-            p.owner,
-            p.node.as_deref().unwrap_or("?")
-        ));
+        out.push_str(&format!("  moved: {}\n", p.placed_line()));
     }
     for p in &d.lost {
         out.push_str(&format!(

@@ -35,6 +35,19 @@ pub struct PodRow {
     pub node: Option<String>,
 }
 
+impl PodRow {
+    /// `namespace/name (Kind/owner) → node`, as the reports list pods.
+    pub fn placed_line(&self) -> String {
+        format!(
+            "{}/{} ({}) → {}",
+            self.namespace,
+            self.name,
+            self.owner,
+            self.node.as_deref().unwrap_or("?")
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeReason {
@@ -316,13 +329,7 @@ pub fn text(plan: &Plan) -> String {
     if !plan.placed.is_empty() {
         out.push_str("\nPlaced:\n");
         for p in &plan.placed {
-            out.push_str(&format!(
-                "  {}/{} ({}) → {}\n",
-                p.namespace,
-                p.name,
-                p.owner,
-                p.node.as_deref().unwrap_or("?")
-            ));
+            out.push_str(&format!("  {}\n", p.placed_line()));
         }
     }
     if !plan.pending.is_empty() {

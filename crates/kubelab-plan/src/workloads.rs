@@ -344,6 +344,18 @@ fn add_pod(
     });
 }
 
+/// A pod a controller creates from template `t`, with its claims resolved.
+fn push_pod(cluster: &mut Cluster, t: usize, name: String, pinned: Option<usize>) {
+    let claims = template_claims(&cluster.templates[t], &name);
+    cluster.pods.push(Pod {
+        name,
+        template: t,
+        claims,
+        bound: None,
+        pinned,
+    });
+}
+
 fn template_claims(t: &Template, pod_name: &str) -> Vec<String> {
     t.claims
         .iter()
@@ -370,14 +382,7 @@ fn add_replicas(
     let t = cluster.add_template(t);
     for i in 0..replicas.max(0) {
         let pod_name = format!("{name}-{i}");
-        let claims = template_claims(&cluster.templates[t], &pod_name);
-        cluster.pods.push(Pod {
-            name: pod_name,
-            template: t,
-            claims,
-            bound: None,
-            pinned: None,
-        });
+        push_pod(cluster, t, pod_name, None);
     }
 }
 
@@ -412,14 +417,7 @@ fn add_stateful_set(
             let claim = claim_from(ns, &claim_name, ct.spec.as_ref());
             cluster.claims.entry(claim.key()).or_insert(claim);
         }
-        let claims = template_claims(&cluster.templates[t], &pod_name);
-        cluster.pods.push(Pod {
-            name: pod_name,
-            template: t,
-            claims,
-            bound: None,
-            pinned: None,
-        });
+        push_pod(cluster, t, pod_name, None);
     }
 }
 
@@ -488,13 +486,6 @@ fn add_daemon_set(
     let t = cluster.add_template(t);
     for node in targets {
         let pod_name = format!("{name}-{}", cluster.nodes[node].name);
-        let claims = template_claims(&cluster.templates[t], &pod_name);
-        cluster.pods.push(Pod {
-            name: pod_name,
-            template: t,
-            claims,
-            bound: None,
-            pinned: Some(node),
-        });
+        push_pod(cluster, t, pod_name, Some(node));
     }
 }
