@@ -77,6 +77,7 @@ pub fn cluster(node_count: usize, pods: usize, per_controller: usize) -> Cluster
         let app = format!("app-{c}");
         let mut t = Template::reservation("default", &app, 0, 0);
         t.platform = false;
+        t.preempts = true;
         t.priority = 0;
         t.tolerations.clear();
         t.owner = Owner {

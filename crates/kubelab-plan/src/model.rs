@@ -411,6 +411,8 @@ pub struct Template {
     pub claims: Vec<ClaimRef>,
     /// Controlled by something that recreates its pods (not a bare Pod).
     pub recreated: bool,
+    /// May preempt lower-priority pods (`preemptionPolicy` is not `Never`).
+    pub preempts: bool,
     /// Platform load kubelab accounts for (static pods, reserved overheads), not a workload.
     pub platform: bool,
 }
@@ -573,6 +575,7 @@ impl Template {
             preferred_affinity: preferred(&affinity_spec, namespace),
             claims,
             recreated: true,
+            preempts: spec.preemption_policy.as_deref() != Some("Never"),
             platform: false,
         }
     }
@@ -612,6 +615,7 @@ impl Template {
             preferred_affinity: Vec::new(),
             claims: Vec::new(),
             recreated: true,
+            preempts: false,
             platform: true,
         }
     }

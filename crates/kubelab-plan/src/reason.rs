@@ -142,6 +142,7 @@ pub fn fit_error(
     prefilter: Option<&str>,
     reasons: &[Reason],
     kubernetes_minor: u32,
+    may_preempt: bool,
 ) -> String {
     let mut msg = format!("0/{node_count} nodes are available:");
     let preemption = match prefilter {
@@ -169,9 +170,13 @@ pub fn fit_error(
     if kubernetes_minor >= 34 {
         msg.push_str(" no new claims to deallocate,");
     }
-    msg.push_str(&format!(
-        " preemption: 0/{node_count} nodes are available: {preemption}."
-    ));
+    if may_preempt {
+        msg.push_str(&format!(
+            " preemption: 0/{node_count} nodes are available: {preemption}."
+        ));
+    } else {
+        msg.push_str(" preemption: not eligible due to preemptionPolicy=Never.");
+    }
     msg
 }
 
@@ -194,7 +199,7 @@ mod tests {
             }),
         ];
         assert_eq!(
-            fit_error(3, None, &reasons, 34),
+            fit_error(3, None, &reasons, 34, true),
             "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu. no new claims to deallocate, preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod."
         );
     }
@@ -207,15 +212,28 @@ mod tests {
             ..Shortfall::default()
         });
         assert_eq!(
-            fit_error(2, None, &[both, Reason::Taint], 33),
+            fit_error(2, None, &[both, Reason::Taint], 33, true),
             "0/2 nodes are available: 1 Insufficient cpu, 1 Insufficient memory, 1 node(s) had untolerated taint(s). preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
+        );
+    }
+
+    #[test]
+    fn pods_that_may_not_preempt_say_so() {
+        let cpu = Reason::Insufficient(Shortfall {
+            cpu: true,
+            ..Shortfall::default()
+        });
+        // Recorded from a 1-node cluster.
+        assert_eq!(
+            fit_error(1, None, &[cpu], 35, false),
+            "0/1 nodes are available: 1 Insufficient cpu. no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
         );
     }
 
     #[test]
     fn prefilter_failures_replace_the_node_list() {
         assert_eq!(
-            fit_error(6, Some("persistentvolumeclaim \"data\" not found"), &[], 36),
+            fit_error(6, Some("persistentvolumeclaim \"data\" not found"), &[], 36, true),
             "0/6 nodes are available: persistentvolumeclaim \"data\" not found. no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
         );
     }

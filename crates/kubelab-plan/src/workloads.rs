@@ -18,6 +18,20 @@ use crate::cluster::{Budget, Claim, Cluster, IntOrPercent, PersistentVolume, Pod
 use crate::model::{Effect, Node, NodeSelectorTerm, Owner, Selector, Template, Toleration};
 use crate::quantity::parse_units;
 
+/// A pod's priority and whether it may preempt, from its priorityClassName (the admission
+/// plugin copies both into the pod).
+type PriorityOf<'a> = dyn Fn(Option<&String>) -> (i32, bool) + 'a;
+
+/// Priority and preemption as admission resolves them for a pod spec.
+fn resolve_priority(spec: &core::PodSpec, priority_of: &PriorityOf<'_>) -> (i32, bool) {
+    let (class_value, class_never) = priority_of(spec.priority_class_name.as_ref());
+    let never = match spec.preemption_policy.as_deref() {
+        Some(policy) => policy == "Never",
+        None => class_never,
+    };
+    (spec.priority.unwrap_or(class_value), !never)
+}
+
 /// An object that could not be read, with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
@@ -37,20 +51,28 @@ fn typed<T: DeserializeOwned>(doc: &Document) -> Result<T, LoadError> {
 /// Adds `documents` to `cluster`. Objects of kinds the plan does not use are skipped.
 pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
     let mut errors = Vec::new();
-    let mut priorities: BTreeMap<String, i32> = BTreeMap::from([
-        ("system-cluster-critical".to_string(), 2_000_000_000),
-        ("system-node-critical".to_string(), 2_000_001_000),
+    // Class name → (value, preemptionPolicy is Never).
+    let mut priorities: BTreeMap<String, (i32, bool)> = BTreeMap::from([
+        (
+            "system-cluster-critical".to_string(),
+            (2_000_000_000, false),
+        ),
+        ("system-node-critical".to_string(), (2_000_001_000, false)),
     ]);
-    let mut default_priority = 0;
+    let mut default_priority = (0, false);
     // Pass 1: what pods depend on (nodes, classes, priorities, volumes).
     for doc in documents {
         let result = match doc.kind() {
             "Node" => typed::<core::Node>(doc).map(|n| cluster.nodes.push(Node::from_k8s(&n))),
             "PriorityClass" => typed::<PriorityClass>(doc).map(|pc| {
+                let class = (
+                    pc.value.unwrap_or(0),
+                    pc.preemption_policy.as_deref() == Some("Never"),
+                );
                 if pc.global_default == Some(true) {
-                    default_priority = pc.value.unwrap_or(0);
+                    default_priority = class;
                 }
-                priorities.insert(pc.metadata.name.unwrap_or_default(), pc.value.unwrap_or(0));
+                priorities.insert(pc.metadata.name.unwrap_or_default(), class);
             }),
             "StorageClass" => typed::<K8sStorageClass>(doc).map(|sc| add_class(cluster, sc)),
             "PersistentVolume" => {
@@ -72,7 +94,7 @@ pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
         errors.extend(result.err());
     }
     let priority_of = |name: Option<&String>| match name {
-        Some(n) => priorities.get(n).copied().unwrap_or(0),
+        Some(n) => priorities.get(n).copied().unwrap_or((0, false)),
         None => default_priority,
     };
     // Pass 2: pods and the controllers that make them, in input order.
@@ -279,7 +301,7 @@ fn template_from(
     ns: &str,
     owner: Owner,
     template: &core::PodTemplateSpec,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
+    priority_of: &PriorityOf<'_>,
 ) -> Template {
     let spec = template.spec.clone().unwrap_or_default();
     let labels = template
@@ -287,18 +309,13 @@ fn template_from(
         .as_ref()
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
-    let priority = spec
-        .priority
-        .unwrap_or_else(|| priority_of(spec.priority_class_name.as_ref()));
-    Template::from_pod_spec(ns, owner, labels, &spec, priority)
+    let (priority, preempts) = resolve_priority(&spec, priority_of);
+    let mut t = Template::from_pod_spec(ns, owner, labels, &spec, priority);
+    t.preempts = preempts;
+    t
 }
 
-fn add_pod(
-    cluster: &mut Cluster,
-    ns: &str,
-    pod: core::Pod,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
-) {
+fn add_pod(cluster: &mut Cluster, ns: &str, pod: core::Pod, priority_of: &PriorityOf<'_>) {
     let phase = pod
         .status
         .as_ref()
@@ -314,9 +331,7 @@ fn add_pod(
         .owner_references
         .as_ref()
         .is_some_and(|o| !o.is_empty());
-    let priority = spec
-        .priority
-        .unwrap_or_else(|| priority_of(spec.priority_class_name.as_ref()));
+    let (priority, preempts) = resolve_priority(&spec, priority_of);
     let mut template = Template::from_pod_spec(
         ns,
         owner("Pod", Some(name.clone())),
@@ -325,6 +340,7 @@ fn add_pod(
         priority,
     );
     template.recreated = controlled;
+    template.preempts = preempts;
     let bound = spec
         .node_name
         .as_deref()
@@ -375,7 +391,7 @@ fn add_replicas(
     name: Option<String>,
     replicas: i32,
     template: &core::PodTemplateSpec,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
+    priority_of: &PriorityOf<'_>,
 ) {
     let name = name.unwrap_or_default();
     let t = template_from(ns, owner(kind, Some(name.clone())), template, priority_of);
@@ -386,12 +402,7 @@ fn add_replicas(
     }
 }
 
-fn add_stateful_set(
-    cluster: &mut Cluster,
-    ns: &str,
-    s: StatefulSet,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
-) {
+fn add_stateful_set(cluster: &mut Cluster, ns: &str, s: StatefulSet, priority_of: &PriorityOf<'_>) {
     let name = s.metadata.name.clone().unwrap_or_default();
     let spec = s.spec.unwrap_or_default();
     let mut t = template_from(
@@ -427,7 +438,7 @@ fn add_job(
     kind: &str,
     name: Option<String>,
     spec: &k8s_openapi::api::batch::v1::JobSpec,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
+    priority_of: &PriorityOf<'_>,
 ) {
     let parallel = spec.parallelism.unwrap_or(1);
     let runs = spec.completions.map_or(parallel, |c| c.min(parallel));
@@ -453,12 +464,7 @@ fn daemon_tolerations(host_network: bool) -> Vec<Toleration> {
     out
 }
 
-fn add_daemon_set(
-    cluster: &mut Cluster,
-    ns: &str,
-    d: DaemonSet,
-    priority_of: &dyn Fn(Option<&String>) -> i32,
-) {
+fn add_daemon_set(cluster: &mut Cluster, ns: &str, d: DaemonSet, priority_of: &PriorityOf<'_>) {
     let name = d.metadata.name.clone().unwrap_or_default();
     let spec = d.spec.unwrap_or_default();
     let host_network = spec

@@ -352,3 +352,25 @@ fn preferred_pod_affinity_outweighs_the_emptier_node() {
         "without a preference the emptier node wins"
     );
 }
+
+#[test]
+fn preemption_policy_never_waits_instead() {
+    let classes = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: polite}\nvalue: 1000\npreemptionPolicy: Never\n---\n";
+    let running = "apiVersion: v1\nkind: Pod\nmetadata: {name: low, namespace: app}\nspec:\n  nodeName: a\n  containers: [{name: c, image: x, resources: {requests: {cpu: 800m}}}]\nstatus: {phase: Running}\n---\n";
+    let yaml = node("a", "1", "4Gi", "")
+        + classes
+        + running
+        + &pods(
+            "polite",
+            1,
+            "500m",
+            "100Mi",
+            "      priorityClassName: polite\n",
+        );
+    let (c, o) = run(&yaml);
+    assert!(o.preempted.is_empty());
+    assert_eq!(
+        message(&c, &o, "polite-0"),
+        "0/1 nodes are available: 1 Insufficient cpu. no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
+    );
+}

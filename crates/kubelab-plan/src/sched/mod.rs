@@ -213,7 +213,13 @@ impl<'c> Engine<'c> {
         let all = self.c.nodes.len();
         if let Some(prefilter) = filter::prefilter(self, pod) {
             return Err(Failure {
-                message: fit_error(all, Some(&prefilter), &[], self.c.kubernetes_minor),
+                message: fit_error(
+                    all,
+                    Some(&prefilter),
+                    &[],
+                    self.c.kubernetes_minor,
+                    self.c.templates[self.c.pods[pod].template].preempts,
+                ),
                 node_reasons: Vec::new(),
             });
         }
@@ -297,7 +303,13 @@ impl<'c> Engine<'c> {
             .collect();
         let plain: Vec<Reason> = reasons.iter().map(|(_, r)| r.clone()).collect();
         Failure {
-            message: fit_error(self.c.nodes.len(), None, &plain, self.c.kubernetes_minor),
+            message: fit_error(
+                self.c.nodes.len(),
+                None,
+                &plain,
+                self.c.kubernetes_minor,
+                self.c.templates[template].preempts,
+            ),
             node_reasons: if self.options.keep_node_reasons {
                 reasons
             } else {
@@ -384,7 +396,10 @@ impl<'c> Engine<'c> {
                     failures.remove(&pod);
                     self.bind(pod, node);
                 }
-                Err(failure) => match self.preempt(pod) {
+                Err(failure) => match self
+                    .preempt(pod)
+                    .filter(|_| self.c.templates[self.c.pods[pod].template].preempts)
+                {
                     // A victim evicted once is not re-queued again, so preemption chains end.
                     Some((node, victims)) if victims.iter().all(|&v| !requeued[v]) => {
                         for &v in &victims {
