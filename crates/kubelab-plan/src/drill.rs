@@ -290,8 +290,11 @@ fn budgets(cluster: &Cluster, before: &Outcome, dead: &BTreeSet<usize>) -> Vec<B
     out
 }
 
+/// Nodes tried one at a time by the greedy search on large clusters.
+const CANDIDATES: usize = 24;
+
 /// The worst failure of `count` nodes: every combination when there are few, otherwise the
-/// greedy choice of the most damaging node, one at a time.
+/// greedy choice of the most damaging node, one at a time, among the likeliest candidates.
 pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Options) -> Drill {
     let n = cluster.nodes.len();
     let count = count.min(n);
@@ -309,10 +312,32 @@ pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Option
         });
         return best.unwrap_or_else(|| run(cluster, before, &[], options));
     }
+    // On a large cluster each trial is a full schedule: try the nodes whose loss can hurt
+    // most (etcd members, BGP speakers, then the most workload pods) rather than all of them.
+    let mut candidates: Vec<usize> = (0..n).collect();
+    if n > CANDIDATES {
+        let mut load = vec![0usize; n];
+        for (i, placed) in before.placement.iter().enumerate() {
+            if let Some(node) = placed {
+                if !cluster.templates[cluster.pods[i].template].platform {
+                    load[*node] += 1;
+                }
+            }
+        }
+        candidates.sort_by_key(|&c| {
+            (
+                std::cmp::Reverse(cluster.etcd_members.contains(&c)),
+                std::cmp::Reverse(cluster.bgp_speakers.contains(&c)),
+                std::cmp::Reverse(load[c]),
+                c,
+            )
+        });
+        candidates.truncate(CANDIDATES);
+    }
     let mut chosen: Vec<usize> = Vec::new();
     for _ in 0..count {
         let mut best: Option<(Drill, usize)> = None;
-        for candidate in (0..n).filter(|c| !chosen.contains(c)) {
+        for &candidate in candidates.iter().filter(|c| !chosen.contains(c)) {
             let mut set = chosen.clone();
             set.push(candidate);
             let drill = run(cluster, before, &set, options);

@@ -136,3 +136,16 @@ fn scheduling_is_deterministic() {
     let b = schedule(&cluster, Options::default());
     assert_eq!(a.placement, b.placement);
 }
+
+#[test]
+fn drills_on_a_large_cluster_account_for_every_displaced_pod() {
+    let cluster = generate::cluster(120, 2_000, 20);
+    let before = schedule(&cluster, Options::default());
+    let d = kubelab_plan::drill::worst(&cluster, &before, 2, &Options::default());
+    assert_eq!(d.failed.len(), 2);
+    let displaced = (0..cluster.pods.len())
+        .filter(|&i| before.placement[i].is_some_and(|n| d.failed.contains(&cluster.nodes[n].name)))
+        .count();
+    assert!(displaced > 0);
+    assert_eq!(d.moved.len() + d.pending.len() + d.lost.len(), displaced);
+}
