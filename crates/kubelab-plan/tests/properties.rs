@@ -149,3 +149,19 @@ fn drills_on_a_large_cluster_account_for_every_displaced_pod() {
     assert!(displaced > 0);
     assert_eq!(d.moved.len() + d.pending.len() + d.lost.len(), displaced);
 }
+
+#[test]
+fn reusing_resource_scores_changes_no_placement() {
+    for (nodes, pods) in [(30, 900), (150, 3_000)] {
+        let cluster = generate::cluster(nodes, pods, 40);
+        let reused = schedule(&cluster, Options::default());
+        let fresh = schedule(
+            &cluster,
+            Options {
+                recompute_scores: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(reused.placement, fresh.placement);
+    }
+}

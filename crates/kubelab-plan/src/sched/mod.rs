@@ -12,6 +12,8 @@ mod topology;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+use strength_reduce::StrengthReducedU64;
+
 use crate::cluster::Cluster;
 use crate::model::Resources;
 use crate::reason::{fit_error, Reason};
@@ -26,6 +28,9 @@ pub struct Options {
     /// Keep each node's reason for every unplaced pod (for `-o json`); costs memory on
     /// large clusters.
     pub keep_node_reasons: bool,
+    /// Score every node afresh for every pod instead of reusing unchanged nodes' resource
+    /// scores (for checking that the reuse changes nothing).
+    pub recompute_scores: bool,
 }
 
 /// Why one pod is Pending.
@@ -65,7 +70,9 @@ pub(crate) struct Hot {
     pub free_cpu: i64,
     pub free_memory: i64,
     pub free_ephemeral: i64,
-    pub free_pods: i64,
+    pub free_pods: i32,
+    /// The node has PreferNoSchedule taints (scoring looks at them only then).
+    pub soft_taints: bool,
     pub nonzero_cpu: i64,
     pub nonzero_memory: i64,
     pub allocatable_cpu: i64,
@@ -76,13 +83,25 @@ pub(crate) struct Engine<'c> {
     pub c: &'c Cluster,
     pub nodes: Vec<NodeState>,
     pub hot: Vec<Hot>,
+    /// Per node, allocatable cpu and memory as divisors: scoring divides by them for every
+    /// feasible node of every pod, and a precomputed divisor gives the same integer result
+    /// for a fraction of the cost of a hardware division.
+    pub divisors: Vec<(StrengthReducedU64, StrengthReducedU64)>,
     pub placement: Vec<Option<usize>>,
     /// Per template, lazily: per node, the first static failure (unschedulable, node name,
     /// taints, node affinity), which cannot change while the cluster stays the same.
-    static_verdicts: Vec<Option<Vec<u8>>>,
+    static_verdicts: Vec<Option<std::rc::Rc<[u8]>>>,
+    static_by_signature: std::collections::HashMap<String, std::rc::Rc<[u8]>>,
     /// Reused for the feasible-node list and the raw scores.
     scratch: Vec<usize>,
     score_scratch: Vec<score::Raw>,
+    /// LeastAllocated + BalancedAllocation per node for the pod size being scored: valid
+    /// while the entry's generation is current. Binding invalidates its node; a pod of
+    /// another size starts a new generation. Consecutive pods of one controller then score
+    /// only the node that changed.
+    base_cache: Vec<(u32, i32)>,
+    base_generation: u32,
+    base_key: (i64, i64),
     pub trackers: Trackers,
     pub claims: BTreeMap<String, ClaimState>,
     pub volume_taken: Vec<bool>,
@@ -96,14 +115,28 @@ impl<'c> Engine<'c> {
         Engine {
             c,
             nodes: vec![NodeState::default(); c.nodes.len()],
+            divisors: c
+                .nodes
+                .iter()
+                .map(|n| {
+                    (
+                        StrengthReducedU64::new(n.allocatable.cpu.max(1) as u64),
+                        StrengthReducedU64::new(n.allocatable.memory.max(1) as u64),
+                    )
+                })
+                .collect(),
             hot: c
                 .nodes
                 .iter()
                 .map(|n| Hot {
+                    soft_taints: n
+                        .taints
+                        .iter()
+                        .any(|t| t.effect == crate::model::Effect::PreferNoSchedule),
                     free_cpu: n.allocatable.cpu,
                     free_memory: n.allocatable.memory,
                     free_ephemeral: n.allocatable.ephemeral,
-                    free_pods: n.allocatable.pods,
+                    free_pods: n.allocatable.pods.clamp(0, i64::from(i32::MAX)) as i32,
                     nonzero_cpu: 0,
                     nonzero_memory: 0,
                     allocatable_cpu: n.allocatable.cpu,
@@ -112,8 +145,12 @@ impl<'c> Engine<'c> {
                 .collect(),
             placement: vec![None; c.pods.len()],
             static_verdicts: vec![None; c.templates.len()],
+            static_by_signature: std::collections::HashMap::new(),
             scratch: Vec::new(),
             score_scratch: Vec::new(),
+            base_cache: vec![(0, 0); c.nodes.len()],
+            base_generation: 1,
+            base_key: (-1, -1),
             trackers,
             claims: BTreeMap::new(),
             volume_taken: c.volumes.iter().map(|v| v.claim.is_some()).collect(),
@@ -125,16 +162,31 @@ impl<'c> Engine<'c> {
     /// Computes the template's static verdicts once: 0 where the node passes, otherwise
     /// the failing plugin's code (a byte per node keeps the hot loop in cache).
     fn ensure_static(&mut self, template: usize) {
-        if self.static_verdicts[template].is_none() {
-            let t = &self.c.templates[template];
-            let verdicts = self
-                .c
-                .nodes
-                .iter()
-                .map(|n| filter::static_reason(t, n).map_or(0, |r| filter::static_code(&r)))
-                .collect();
-            self.static_verdicts[template] = Some(verdicts);
+        if self.static_verdicts[template].is_some() {
+            return;
         }
+        let t = &self.c.templates[template];
+        // Templates with the same node name, selector, affinity and tolerations share their
+        // verdicts: most controllers of a cluster have one of a few such signatures.
+        let signature = format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            t.node_name, t.node_selector, t.required_terms, t.tolerations
+        );
+        let verdicts = match self.static_by_signature.get(&signature) {
+            Some(v) => std::rc::Rc::clone(v),
+            None => {
+                let v: std::rc::Rc<[u8]> = self
+                    .c
+                    .nodes
+                    .iter()
+                    .map(|n| filter::static_reason(t, n).map_or(0, |r| filter::static_code(&r)))
+                    .collect();
+                self.static_by_signature
+                    .insert(signature, std::rc::Rc::clone(&v));
+                v
+            }
+        };
+        self.static_verdicts[template] = Some(verdicts);
     }
 
     fn static_reason(&mut self, template: usize, node: usize) -> Option<Reason> {
@@ -152,11 +204,14 @@ impl<'c> Engine<'c> {
         state.requested.add(&t.requests);
         state.nonzero_cpu += t.nonzero_cpu;
         state.nonzero_memory += t.nonzero_memory;
+        if let Some(entry) = self.base_cache.get_mut(node) {
+            entry.0 = 0;
+        }
         let hot = &mut self.hot[node];
         hot.free_cpu -= t.requests.cpu;
         hot.free_memory -= t.requests.memory;
         hot.free_ephemeral -= t.requests.ephemeral;
-        hot.free_pods -= t.requests.pods;
+        hot.free_pods -= t.requests.pods as i32;
         hot.nonzero_cpu += t.nonzero_cpu;
         hot.nonzero_memory += t.nonzero_memory;
         state.ports.extend(t.host_ports.iter().cloned());
@@ -176,11 +231,14 @@ impl<'c> Engine<'c> {
         state.requested.sub(&t.requests);
         state.nonzero_cpu -= t.nonzero_cpu;
         state.nonzero_memory -= t.nonzero_memory;
+        if let Some(entry) = self.base_cache.get_mut(node) {
+            entry.0 = 0;
+        }
         let hot = &mut self.hot[node];
         hot.free_cpu += t.requests.cpu;
         hot.free_memory += t.requests.memory;
         hot.free_ephemeral += t.requests.ephemeral;
-        hot.free_pods += t.requests.pods;
+        hot.free_pods += t.requests.pods as i32;
         hot.nonzero_cpu -= t.nonzero_cpu;
         hot.nonzero_memory -= t.nonzero_memory;
         for port in &t.host_ports {
@@ -279,9 +337,23 @@ impl<'c> Engine<'c> {
             0 => Err(self.failure(pod)),
             1 => Ok(feasible[0]),
             _ => {
+                let t = &self.c.templates[template];
+                let key = (t.nonzero_cpu, t.nonzero_memory);
+                if key != self.base_key || self.options.recompute_scores {
+                    self.base_key = key;
+                    self.base_generation += 1;
+                }
                 let mut scores = std::mem::take(&mut self.score_scratch);
-                let best = score::select(self, pod, &feasible, &mut scores);
+                let mut cache = std::mem::take(&mut self.base_cache);
+                let best = score::select(
+                    self,
+                    pod,
+                    &feasible,
+                    &mut scores,
+                    (&mut cache, self.base_generation),
+                );
                 self.score_scratch = scores;
+                self.base_cache = cache;
                 Ok(best)
             }
         };

@@ -4,6 +4,8 @@
 //! NodeResourcesBalancedAllocation ×1, InterPodAffinity ×2 (preferred terms of the incoming
 //! pod). ImageLocality has no image data offline and scores every node alike.
 
+use strength_reduce::StrengthReducedU64;
+
 use super::Engine;
 use crate::model::Effect;
 
@@ -12,19 +14,30 @@ const MAX: i64 = 100;
 /// A node's raw scores before normalization.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Raw {
-    taint: i64,
-    affinity: i64,
-    /// Own pods on the node, and in its zone (zone index, count).
-    host_count: i64,
-    zone: Option<(usize, i64)>,
-    spread: i64,
-    pod_affinity: i64,
+    taint: i32,
+    affinity: i32,
+    /// Own pods on the node, and in its zone (`NO_ZONE`: no zone spreading there).
+    host_count: i32,
+    zone: u32,
+    zone_count: i32,
+    spread: i32,
+    pod_affinity: i32,
     /// LeastAllocated + BalancedAllocation, already on the 0–100 scale.
-    base: i64,
+    base: i32,
 }
 
+const NO_ZONE: u32 = u32::MAX;
+
 /// The best of `feasible`; ties go to the first evaluated.
-pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<Raw>) -> usize {
+/// `cache`: per node (generation, LeastAllocated + BalancedAllocation) for this pod's size;
+/// entries of the current generation are reused.
+pub(crate) fn select(
+    e: &Engine,
+    pod: usize,
+    feasible: &[usize],
+    raw: &mut Vec<Raw>,
+    (cache, generation): (&mut [(u32, i32)], u32),
+) -> usize {
     let p = &e.c.pods[pod];
     let t = &e.c.templates[p.template];
     let prefer_no_schedule_tolerations: Vec<_> = t
@@ -40,7 +53,7 @@ pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<R
     for &node in feasible {
         let node_info = &e.c.nodes[node];
         let hot = &e.hot[node];
-        let taint = if node_info.taints.is_empty() {
+        let taint = if !hot.soft_taints {
             0
         } else {
             node_info
@@ -63,18 +76,31 @@ pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<R
                 .map(|(w, _)| *w)
                 .sum()
         };
-        let (host_count, zone) = if spreading {
+        let (host_count, (zone, zone_count)) = if spreading {
             (
                 e.trackers.own_count(p.template, node),
-                e.trackers.own_zone_count(p.template, node),
+                e.trackers
+                    .own_zone_count(p.template, node)
+                    .map_or((NO_ZONE, 0), |(z, n)| (z as u32, n)),
             )
         } else {
-            (0, None)
+            (0, (NO_ZONE, 0))
         };
-        let (alloc_cpu, alloc_memory) = (hot.allocatable_cpu, hot.allocatable_memory);
-        let cpu = hot.nonzero_cpu + t.nonzero_cpu;
-        let memory = hot.nonzero_memory + t.nonzero_memory;
-        let least = (least_allocated(cpu, alloc_cpu) + least_allocated(memory, alloc_memory)) / 2;
+        let base = match cache[node] {
+            (g, value) if g == generation => value,
+            _ => {
+                let (alloc_cpu, alloc_memory) = (hot.allocatable_cpu, hot.allocatable_memory);
+                let cpu = hot.nonzero_cpu + t.nonzero_cpu;
+                let memory = hot.nonzero_memory + t.nonzero_memory;
+                let (cpu_div, memory_div) = &e.divisors[node];
+                let least = (least_allocated(cpu, alloc_cpu, cpu_div)
+                    + least_allocated(memory, alloc_memory, memory_div))
+                    / 2;
+                let value = (least + balanced(cpu, alloc_cpu, memory, alloc_memory)) as i32;
+                cache[node] = (generation, value);
+                value
+            }
+        };
         let ipa = if pod_affinity {
             e.trackers.preferred_affinity(p.template, node)
         } else {
@@ -85,13 +111,14 @@ pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<R
         taint_max = taint_max.max(taint);
         affinity_max = affinity_max.max(affinity);
         raw.push(Raw {
-            taint,
-            affinity,
-            host_count,
+            taint: taint as i32,
+            affinity: affinity as i32,
+            host_count: host_count as i32,
             zone,
+            zone_count: zone_count as i32,
             spread: 0,
-            pod_affinity: ipa,
-            base: least + balanced(cpu, alloc_cpu, memory, alloc_memory),
+            pod_affinity: ipa as i32,
+            base,
         });
     }
     let (spread_max, spread_min) = if spreading {
@@ -99,34 +126,35 @@ pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<R
     } else {
         (0, 0)
     };
+    let spread_div = StrengthReducedU64::new(spread_max.max(1) as u64);
     let mut best = (i64::MIN, feasible[0]);
     for (r, &node) in raw.iter().zip(feasible) {
         // DefaultNormalizeScore, reversed: fewer untolerated taints score higher.
         let taint = if taint_max == 0 {
             MAX
         } else {
-            MAX - r.taint * MAX / taint_max
+            MAX - i64::from(r.taint) * MAX / taint_max
         };
         let affinity = if affinity_max == 0 {
             0
         } else {
-            r.affinity * MAX / affinity_max
+            i64::from(r.affinity) * MAX / affinity_max
         };
         // PodTopologySpread's normalization: fewer of its own pods scores higher.
         let spread = if spread_max == 0 {
             MAX
         } else {
-            MAX * (spread_max + spread_min - r.spread) / spread_max
+            ((MAX * (spread_max + spread_min - i64::from(r.spread))) as u64 / spread_div) as i64
         };
         // InterPodAffinity's normalization: min to max onto 0–100.
         let ipa = if pod_affinity_max > pod_affinity_min {
             (MAX as f64
-                * ((r.pod_affinity - pod_affinity_min) as f64
+                * ((i64::from(r.pod_affinity) - pod_affinity_min) as f64
                     / (pod_affinity_max - pod_affinity_min) as f64)) as i64
         } else {
             0
         };
-        let total = 3 * taint + 2 * affinity + 2 * spread + 2 * ipa + r.base;
+        let total = 3 * taint + 2 * affinity + 2 * spread + 2 * ipa + i64::from(r.base);
         if total > best.0 {
             best = (total, node);
         }
@@ -140,33 +168,38 @@ pub(crate) fn select(e: &Engine, pod: usize, feasible: &[usize], raw: &mut Vec<R
 fn default_spreading(raw: &mut [Raw]) -> (i64, i64) {
     let host_weight = ((raw.len() + 2) as f64).ln();
     // Distinct zones among the feasible nodes, counted with a bitset (this runs per pod).
-    let top = raw.iter().filter_map(|r| r.zone.map(|(z, _)| z)).max();
-    let zone_count = top.map_or(0, |top| {
-        let mut seen = vec![0u64; top / 64 + 1];
-        for (z, _) in raw.iter().filter_map(|r| r.zone) {
-            seen[z / 64] |= 1 << (z % 64);
+    let top = raw.iter().map(|r| r.zone).filter(|&z| z != NO_ZONE).max();
+    let zones = top.map_or(0, |top| {
+        let mut seen = vec![0u64; top as usize / 64 + 1];
+        for z in raw.iter().map(|r| r.zone).filter(|&z| z != NO_ZONE) {
+            seen[z as usize / 64] |= 1 << (z % 64);
         }
         seen.iter().map(|w| w.count_ones() as usize).sum()
     });
-    let zone_weight = ((zone_count + 2) as f64).ln();
+    let zone_weight = ((zones + 2) as f64).ln();
     let (mut max, mut min) = (0, i64::MAX);
     for r in raw.iter_mut() {
-        let mut score = r.host_count as f64 * host_weight + 2.0;
-        if let Some((_, count)) = r.zone {
-            score += count as f64 * zone_weight + 4.0;
+        let mut score = f64::from(r.host_count) * host_weight + 2.0;
+        if r.zone != NO_ZONE {
+            score += f64::from(r.zone_count) * zone_weight + 4.0;
         }
-        r.spread = score.round() as i64;
-        max = max.max(r.spread);
-        min = min.min(r.spread);
+        // Scores are never negative: adding a half and truncating is Go's math.Round.
+        r.spread = (score + 0.5) as i32;
+        max = max.max(i64::from(r.spread));
+        min = min.min(i64::from(r.spread));
     }
     (max, min)
 }
 
-fn least_allocated(requested: i64, capacity: i64) -> i64 {
+/// `(capacity − requested) × 100 / capacity`, with `divisor` being `capacity`.
+fn least_allocated(requested: i64, capacity: i64, divisor: &StrengthReducedU64) -> i64 {
     if capacity <= 0 || requested > capacity {
         return 0;
     }
-    (capacity - requested) * MAX / capacity
+    match ((capacity - requested) as u64).checked_mul(MAX as u64) {
+        Some(scaled) => (scaled / *divisor) as i64,
+        None => ((capacity - requested) as i128 * MAX as i128 / capacity as i128) as i64,
+    }
 }
 
 /// BalancedAllocation: 100 × (1 − standard deviation of the cpu and memory fractions).

@@ -281,6 +281,7 @@ impl Trackers {
 
     /// Pods of the template's own kind in the node's zone, and the zone's index (`None`:
     /// no default zone spreading, or the node has no zone).
+    #[inline]
     pub fn own_zone_count(&self, template: usize, node: usize) -> Option<(usize, i64)> {
         let id = self.own_zone[template]?;
         let d = self.domain(id, node)?;
@@ -307,6 +308,7 @@ impl Trackers {
     }
 
     /// Pods of the template's own kind on a node (for default spreading).
+    #[inline]
     pub fn own_count(&self, template: usize, node: usize) -> i64 {
         self.own[template]
             .and_then(|id| Some(self.trackers[id].counts[self.domain(id, node)?]))
