@@ -37,6 +37,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
     let options = Options {
         percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
         keep_node_reasons: args.output == PlanFormat::Json,
+        ..Options::default()
     };
     let outcome = schedule(&cluster, options.clone());
     let mut plan = report::build(&cluster, &outcome);
