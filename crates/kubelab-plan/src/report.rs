@@ -199,8 +199,12 @@ pub fn build(c: &Cluster, outcome: &Outcome) -> Plan {
     }
 }
 
+/// Workloads headroom is worked out for (each costs a full schedule).
+pub const HEADROOM_WORKLOADS: usize = 20;
+
 /// How many more replicas of each scalable workload fit after everything else is placed,
-/// and what stops the next one. At most `cap` extra replicas are tried per workload.
+/// and what stops the next one. At most `cap` extra replicas are tried per workload, for the
+/// first [`HEADROOM_WORKLOADS`] workloads.
 pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
@@ -212,6 +216,9 @@ pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
         );
         if !scalable || seen.contains(&pod.template) {
             continue;
+        }
+        if seen.len() == HEADROOM_WORKLOADS {
+            break;
         }
         seen.push(pod.template);
         let mut trial = c.clone();

@@ -32,6 +32,10 @@ fn resolve_priority(spec: &core::PodSpec, priority_of: &PriorityOf<'_>) -> (i32,
     (spec.priority.unwrap_or(class_value), !never)
 }
 
+/// Pods in one plan at most: a typo such as `replicas: 2000000000` must be an error, not an
+/// attempt to allocate two billion pods.
+pub const MAX_PODS: usize = 1_000_000;
+
 /// An object that could not be read, with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
@@ -100,6 +104,25 @@ pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
     // Pass 2: pods and the controllers that make them, in input order.
     for doc in documents {
         let ns = doc.namespace().to_string();
+        let asked = [
+            "/spec/replicas",
+            "/spec/parallelism",
+            "/spec/jobTemplate/spec/parallelism",
+        ]
+        .iter()
+        .find_map(|p| doc.value.pointer(p)?.as_i64())
+        .unwrap_or(1);
+        if cluster.pods.len() as i64 + asked > MAX_PODS as i64 {
+            errors.push(LoadError {
+                file: doc.file.clone(),
+                line: doc.line,
+                message: format!(
+                    "{}: {asked} replicas would take the plan past {MAX_PODS} pods; plan a smaller slice of the cluster",
+                    doc.reference()
+                ),
+            });
+            break;
+        }
         let result = match doc.kind() {
             "Pod" => typed::<core::Pod>(doc).map(|pod| add_pod(cluster, &ns, pod, &priority_of)),
             "Deployment" => typed::<Deployment>(doc).map(|d| {

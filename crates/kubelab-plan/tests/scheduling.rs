@@ -374,3 +374,19 @@ fn preemption_policy_never_waits_instead() {
         "0/1 nodes are available: 1 Insufficient cpu. no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
     );
 }
+
+#[test]
+fn absurd_replica_counts_are_an_error_not_an_allocation() {
+    let mut documents = Vec::new();
+    let yaml = pods("web", 2_000_000_000, "1m", "1Mi", "");
+    assert!(kubelab_lint::input::read("t.yaml", &yaml, &mut |d| documents.push(d)).is_empty());
+    let mut cluster = Cluster::default();
+    let errors = workloads::load(&mut cluster, &documents);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("2000000000 replicas"),
+        "{}",
+        errors[0].message
+    );
+    assert!(cluster.pods.is_empty());
+}

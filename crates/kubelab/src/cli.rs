@@ -205,9 +205,9 @@ pub struct PlanArgs {
     /// kube-scheduler's percentageOfNodesToScore [default: its adaptive value].
     #[arg(long, value_name = "PERCENT")]
     pub percentage_of_nodes_to_score: Option<u32>,
-    /// Most extra replicas tried per workload for headroom.
-    #[arg(long, default_value_t = 200)]
-    pub headroom_limit: usize,
+    /// Most extra replicas tried per workload for headroom (0 turns headroom off).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub headroom_limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

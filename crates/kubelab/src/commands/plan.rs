@@ -41,7 +41,9 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
     };
     let outcome = schedule(&cluster, options.clone());
     let mut plan = report::build(&cluster, &outcome);
-    plan.headroom = report::headroom(&cluster, &options, args.headroom_limit);
+    if args.headroom_limit > 0 {
+        plan.headroom = report::headroom(&cluster, &options, args.headroom_limit as usize);
+    }
     let drills = drills(&cluster, &outcome, &args.fail, &options)?;
     match args.output {
         PlanFormat::Text => {
