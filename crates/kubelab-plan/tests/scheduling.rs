@@ -390,3 +390,15 @@ fn absurd_replica_counts_are_an_error_not_an_allocation() {
     );
     assert!(cluster.pods.is_empty());
 }
+
+#[test]
+fn placed_pods_preferences_pull_new_pods_too() {
+    // db prefers caches beside it; a cache with no preference of its own still goes there.
+    let db_prefers_cache = "      nodeSelector: {kubernetes.io/hostname: a}\n      affinity:\n        podAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n            - weight: 100\n              podAffinityTerm: {labelSelector: {matchLabels: {app: cache}}, topologyKey: kubernetes.io/hostname}\n";
+    let yaml = node("a", "4", "8Gi", "")
+        + &node("b", "4", "8Gi", "")
+        + &pods("db", 1, "1", "2Gi", db_prefers_cache)
+        + &pods("cache", 1, "100m", "100Mi", "");
+    let (c, o) = run(&yaml);
+    assert_eq!(placed_on(&c, &o, "cache-0"), Some("a"));
+}

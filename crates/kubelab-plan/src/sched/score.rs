@@ -1,8 +1,9 @@
 //! The default score plugins and weights: TaintToleration ×3 (PreferNoSchedule taints),
 //! NodeAffinity ×2 (preferred terms), PodTopologySpread ×2 (the scheduler's default spreading
 //! of a controller's pods across hostnames), NodeResourcesFit ×1 (LeastAllocated),
-//! NodeResourcesBalancedAllocation ×1, InterPodAffinity ×2 (preferred terms of the incoming
-//! pod). ImageLocality has no image data offline and scores every node alike.
+//! NodeResourcesBalancedAllocation ×1, InterPodAffinity ×2 (preferred terms both ways, and
+//! placed pods' required affinity with weight 1). ImageLocality has no image data offline and
+//! scores every node alike.
 
 use strength_reduce::StrengthReducedU64;
 

@@ -208,6 +208,24 @@ impl Trackers {
                 let id = this.push(tracker, c, |u| term_selects(term, u));
                 this.preferred[ti].push((*weight, id));
             }
+            // Scoring is symmetric: pods already placed pull (or push) the pods their
+            // preferred terms select, and their required affinity terms pull with
+            // hardPodAffinityWeight (1).
+            let reverse = t
+                .preferred_affinity
+                .iter()
+                .map(|(w, term)| (*w, term))
+                .chain(t.affinity.iter().map(|term| (1, term)));
+            for (weight, term) in reverse.collect::<Vec<_>>() {
+                let key = this.key(c, &term.topology_key);
+                let tracker = Tracker::new(&this.keys[key], key);
+                let own = this.push(tracker, c, |u| std::ptr::eq(u, t));
+                for (ui, u) in c.templates.iter().enumerate() {
+                    if term_selects(term, u) {
+                        this.preferred[ui].push((weight, own));
+                    }
+                }
+            }
             // The defaults apply to pods a Service, ReplicaSet or StatefulSet selects and
             // that set no constraints of their own; kubelab takes the controller's pods.
             let selected_by_controller = matches!(
@@ -289,7 +307,8 @@ impl Trackers {
     }
 
     /// InterPodAffinity's raw score: preferred terms' weights times matching pods in the
-    /// node's domain (anti-affinity weights are negative).
+    /// node's domain (anti-affinity weights are negative), both the incoming pod's terms and
+    /// placed pods' terms that select it.
     pub fn preferred_affinity(&self, template: usize, node: usize) -> i64 {
         self.preferred[template]
             .iter()
