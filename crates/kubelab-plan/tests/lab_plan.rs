@@ -206,3 +206,29 @@ fn two_control_planes_down_loses_etcd_quorum_and_nothing_moves() {
     // All workers up: the LoadBalancer addresses stay reachable.
     assert_eq!(d.bgp_speakers_alive.unwrap().len(), 3);
 }
+
+#[test]
+fn the_seeds_storage_pitfalls() {
+    let lab = kubelab_spec::check_bytes("lab.yaml", kubelab_spec::examples::HOMELAB.as_bytes())
+        .lab
+        .unwrap();
+    let mut cluster = cluster_from_lab(&lab, LabOptions::default()).unwrap();
+    let yaml = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: fast, namespace: app}\nspec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\n\
+        apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: local, namespace: app}\nspec: {storageClassName: local-path, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\n\
+        apiVersion: v1\nkind: Pod\nmetadata: {name: no-class, namespace: app}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: fast}}]\n---\n\
+        apiVersion: v1\nkind: Pod\nmetadata: {name: local-on-control-plane, namespace: app}\nspec:\n  nodeSelector: {kubernetes.io/hostname: master-01}\n  tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]\n  containers: [{name: c, image: x}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: local}}]\n";
+    let mut documents = Vec::new();
+    assert!(kubelab_lint::input::read("s.yaml", yaml, &mut |d| documents.push(d)).is_empty());
+    assert!(workloads::load(&mut cluster, &documents).is_empty());
+    let o = schedule(&cluster, Options::default());
+    let message = |name: &str| o.failures[&pod(&cluster, name)].message.clone();
+    assert_eq!(
+        message("no-class"),
+        "0/6 nodes are available: pod has unbound immediate PersistentVolumeClaims. no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
+    );
+    assert!(
+        message("local-on-control-plane").starts_with("0/6 nodes are available: 1 node(s) didn't find available persistent volumes to bind, 5 node(s) didn't match Pod's node affinity/selector."),
+        "{}",
+        message("local-on-control-plane")
+    );
+}
