@@ -186,6 +186,38 @@ fn inline_manifest(
     let _ = read(&label, contents, &mut located);
 }
 
+/// Reads every object under `paths` (files, directories, `-` for standard input) into `sink`.
+/// Problems with single files or documents come back as errors and reading goes on; only a
+/// path that cannot be listed, or unreadable standard input, stops it.
+pub fn read_paths(
+    paths: &[PathBuf],
+    sink: &mut dyn FnMut(Document),
+) -> Result<Vec<InputError>, String> {
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            errors.extend(read("<stdin>", &text, sink));
+            continue;
+        }
+        let files = files(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for file in files {
+            let name = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(text) => errors.extend(read(&name, &text, sink)),
+                Err(e) => errors.push(InputError {
+                    file: name,
+                    line: 1,
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    Ok(errors)
+}
+
 /// Every `.yaml`, `.yml` and `.json` file under `path` (or `path` itself), sorted.
 pub fn files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if path.is_file() {

@@ -106,11 +106,13 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
     let mut moved = Vec::new();
     let mut lost = Vec::new();
     let mut stuck = Vec::new();
-    let mut rescheduled = Vec::new();
     let mut pods: Vec<Pod> = Vec::with_capacity(cluster.pods.len());
+    // Parallel to `pods`: recreated by its controller after the failure.
+    let mut rescheduled: Vec<bool> = Vec::with_capacity(cluster.pods.len());
     for (i, pod) in cluster.pods.iter().enumerate() {
         let t = &cluster.templates[pod.template];
         let mut p = pod.clone();
+        let mut recreated = false;
         match before.placement[i] {
             Some(node) if dead.contains(&node) => {
                 let kind = t.owner.kind.as_str();
@@ -119,10 +121,10 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
                     p.bound = Some(node);
                 } else if kind == "StatefulSet" {
                     stuck.push(pod_row(cluster, i, Some(node)));
-                    rescheduled.push(i);
+                    recreated = true;
                     p.bound = None;
                 } else if t.recreated {
-                    rescheduled.push(i);
+                    recreated = true;
                     p.bound = None;
                 } else {
                     lost.push(pod_row(cluster, i, Some(node)));
@@ -133,16 +135,7 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
             None => p.bound = None,
         }
         pods.push(p);
-    }
-    // Keep index mapping: pods removed as lost shift indexes, so remember originals.
-    let mut original = Vec::with_capacity(pods.len());
-    for (i, pod) in cluster.pods.iter().enumerate() {
-        let is_lost = lost.iter().any(|l| {
-            l.name == pod.name && l.namespace == cluster.templates[pod.template].namespace
-        });
-        if !is_lost {
-            original.push(i);
-        }
+        rescheduled.push(recreated);
     }
     after.pods = pods;
     // Volumes provisioned before the failure are where they were.
@@ -177,32 +170,21 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
         schedule(&after, options.clone())
     } else {
         // No API server: nothing is scheduled; running pods stay where they are.
-        let mut frozen = after.clone();
-        frozen.pods.retain(|p| p.bound.is_some());
-        let o = schedule(&frozen, options.clone());
-        // Map back: pods without a node stay unplaced.
-        let mut placement = vec![None; after.pods.len()];
-        let mut j = 0;
-        for (i, p) in after.pods.iter().enumerate() {
-            if p.bound.is_some() {
-                placement[i] = o.placement[j];
-                j += 1;
-            }
+        Outcome {
+            placement: after.pods.iter().map(|p| p.bound).collect(),
+            ..Outcome::default()
         }
-        Outcome { placement, ..o }
     };
-    for (k, &i) in original.iter().enumerate() {
-        if rescheduled.contains(&i) && outcome.placement[k].is_some() {
-            let kind = &cluster.templates[cluster.pods[i].template].owner.kind;
-            if kind != "StatefulSet" {
-                moved.push(pod_row(&after, k, outcome.placement[k]));
-            }
+    for (k, pod) in after.pods.iter().enumerate() {
+        let statefulset = after.templates[pod.template].owner.kind == "StatefulSet";
+        if rescheduled[k] && !statefulset && outcome.placement[k].is_some() {
+            moved.push(pod_row(&after, k, outcome.placement[k]));
         }
     }
     let pending = outcome
         .failures
         .iter()
-        .filter(|(k, _)| rescheduled.contains(&original[**k]))
+        .filter(|(k, _)| rescheduled[**k])
         .map(|(&k, f)| PendingRow {
             pod: pod_row(&after, k, None),
             message: f.message.clone(),

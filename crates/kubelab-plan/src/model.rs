@@ -265,7 +265,7 @@ pub struct NodeSelectorTerm {
 }
 
 impl NodeSelectorTerm {
-    fn from_k8s(term: &core::NodeSelectorTerm) -> Self {
+    pub(crate) fn from_k8s(term: &core::NodeSelectorTerm) -> Self {
         let parse = |reqs: &Option<Vec<core::NodeSelectorRequirement>>| {
             reqs.iter()
                 .flatten()

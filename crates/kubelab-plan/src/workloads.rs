@@ -45,7 +45,7 @@ pub struct LoadError {
 }
 
 fn typed<T: DeserializeOwned>(doc: &Document) -> Result<T, LoadError> {
-    serde_json::from_value(doc.value.clone()).map_err(|e| LoadError {
+    T::deserialize(&doc.value).map_err(|e| LoadError {
         file: doc.file.clone(),
         line: doc.line,
         message: format!("{}: {e}", doc.reference()),
@@ -237,10 +237,12 @@ fn add_volume(cluster: &mut Cluster, pv: core::PersistentVolume) {
             .and_then(|q| parse_units(&q.0))
             .unwrap_or(0),
         access_modes: spec.access_modes.unwrap_or_default(),
-        node_affinity: spec
-            .node_affinity
-            .and_then(|a| a.required)
-            .map(|s| s.node_selector_terms.iter().map(term_from).collect()),
+        node_affinity: spec.node_affinity.and_then(|a| a.required).map(|s| {
+            s.node_selector_terms
+                .iter()
+                .map(NodeSelectorTerm::from_k8s)
+                .collect()
+        }),
         claim: spec.claim_ref.map(|r| {
             format!(
                 "{}/{}",
@@ -249,27 +251,6 @@ fn add_volume(cluster: &mut Cluster, pv: core::PersistentVolume) {
             )
         }),
     });
-}
-
-fn term_from(term: &core::NodeSelectorTerm) -> NodeSelectorTerm {
-    // Reuse the template parser through a throwaway pod spec would be roundabout; the
-    // fields are the same.
-    let spec: core::PodSpec = core::PodSpec {
-        affinity: Some(core::Affinity {
-            node_affinity: Some(core::NodeAffinity {
-                required_during_scheduling_ignored_during_execution: Some(core::NodeSelector {
-                    node_selector_terms: vec![term.clone()],
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let t = Template::from_pod_spec("", owner("", None), BTreeMap::new(), &spec, 0);
-    t.required_terms
-        .and_then(|mut terms| terms.pop())
-        .unwrap_or_default()
 }
 
 fn claim_from(

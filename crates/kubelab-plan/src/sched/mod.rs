@@ -58,8 +58,6 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NodeState {
     pub requested: Resources,
-    pub nonzero_cpu: i64,
-    pub nonzero_memory: i64,
     pub ports: Vec<(String, String, i32)>,
     pub pods: Vec<usize>,
 }
@@ -202,8 +200,6 @@ impl<'c> Engine<'c> {
         let t = &self.c.templates[p.template];
         let state = &mut self.nodes[node];
         state.requested.add(&t.requests);
-        state.nonzero_cpu += t.nonzero_cpu;
-        state.nonzero_memory += t.nonzero_memory;
         if let Some(entry) = self.base_cache.get_mut(node) {
             entry.0 = 0;
         }
@@ -229,8 +225,6 @@ impl<'c> Engine<'c> {
         let t = &self.c.templates[p.template];
         let state = &mut self.nodes[node];
         state.requested.sub(&t.requests);
-        state.nonzero_cpu -= t.nonzero_cpu;
-        state.nonzero_memory -= t.nonzero_memory;
         if let Some(entry) = self.base_cache.get_mut(node) {
             entry.0 = 0;
         }

@@ -41,11 +41,6 @@ pub(crate) fn select(
 ) -> usize {
     let p = &e.c.pods[pod];
     let t = &e.c.templates[p.template];
-    let prefer_no_schedule_tolerations: Vec<_> = t
-        .tolerations
-        .iter()
-        .filter(|tol| tol.effect.is_none() || tol.effect == Some(Effect::PreferNoSchedule))
-        .collect();
     raw.clear();
     let (mut taint_max, mut affinity_max) = (0, 0);
     let spreading = e.trackers.has_default_spreading(p.template);
@@ -61,11 +56,8 @@ pub(crate) fn select(
                 .taints
                 .iter()
                 .filter(|taint| taint.effect == Effect::PreferNoSchedule)
-                .filter(|taint| {
-                    !prefer_no_schedule_tolerations
-                        .iter()
-                        .any(|tol| tol.tolerates(taint))
-                })
+                // `tolerates` already requires the effect to be PreferNoSchedule or empty.
+                .filter(|taint| !t.tolerations.iter().any(|tol| tol.tolerates(taint)))
                 .count() as i64
         };
         let affinity = if t.preferred_terms.is_empty() {

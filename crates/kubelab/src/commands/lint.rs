@@ -1,6 +1,5 @@
 //! `kubelab lint`: the security baseline over any manifests.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use kubelab_lint::{input, report, rules, Linter, Options, Severity};
@@ -28,31 +27,7 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
     // Documents stream through the linter one at a time; only findings and the small facts
     // cross-object rules need stay in memory.
     let mut linter = Linter::new(options);
-    let mut errors = Vec::new();
-    let mut sink = |doc: input::Document| linter.observe(&doc);
-    for path in &args.paths {
-        if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
-            errors.extend(input::read("<stdin>", &text, &mut sink));
-            continue;
-        }
-        let files =
-            input::files(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for file in files {
-            let name = file.display().to_string();
-            match std::fs::read_to_string(&file) {
-                Ok(text) => errors.extend(input::read(&name, &text, &mut sink)),
-                Err(e) => errors.push(input::InputError {
-                    file: name,
-                    line: 1,
-                    message: e.to_string(),
-                }),
-            }
-        }
-    }
+    let errors = input::read_paths(&args.paths, &mut |doc| linter.observe(&doc))?;
     let findings = linter.finish();
     match args.output {
         LintFormat::Text => crate::out!("{}", report::human(&findings, &errors)),

@@ -1,7 +1,6 @@
 //! `kubelab plan`: schedule workloads offline against the lab (or a cluster snapshot), explain
 //! every Pending pod, show headroom, and run failure drills.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -161,25 +160,7 @@ fn snapshot_cluster(paths: &[PathBuf]) -> Result<Cluster, String> {
 /// since a plan without some of its workloads would be wrong.
 fn read_all(paths: &[PathBuf]) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
-    let mut problems = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
-            problems.extend(input::read("<stdin>", &text, &mut |d| documents.push(d)));
-            continue;
-        }
-        let files =
-            input::files(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for file in files {
-            let name = file.display().to_string();
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {name}: {e}"))?;
-            problems.extend(input::read(&name, &text, &mut |d| documents.push(d)));
-        }
-    }
+    let problems = input::read_paths(paths, &mut |d| documents.push(d))?;
     match problems.first() {
         Some(p) => Err(format!("{}:{}: {}", p.file, p.line, p.message)),
         None => Ok(documents),
