@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kubelab_spec::yaml::{self, Limits};
 use kubelab_spec::yaml_fast;
-use kubelab_spec::SourceFile;
+use kubelab_spec::{Diagnostic, SourceFile};
 use serde_json::Value;
 
 /// One Kubernetes object with where it starts.
@@ -74,7 +74,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, InputError> {
 /// message, for anything else.
 pub fn read(file: &str, text: &str, sink: &mut dyn FnMut(Document)) -> Vec<InputError> {
     let Some(chunks) = yaml_fast::chunks(text) else {
-        return full_parse(file, text, 0, sink).err().into_iter().collect();
+        return full_parse(file, text, 0, sink);
     };
     let mut errors = Vec::new();
     for chunk in chunks {
@@ -83,44 +83,72 @@ pub fn read(file: &str, text: &str, sink: &mut dyn FnMut(Document)) -> Vec<Input
                 push_objects(file, chunk.first_line - 1 + line, value, sink)
             }
             Some(None) => {}
-            None => {
-                if let Err(e) = full_parse(file, chunk.text, chunk.first_line - 1, sink) {
-                    errors.push(e);
-                }
-            }
+            None => errors.extend(full_parse(file, chunk.text, chunk.first_line - 1, sink)),
         }
     }
     errors
 }
 
 /// The full YAML parser over `text`, which starts after `line_offset` lines of its file.
+/// A document with a duplicate key is an input error, as it is to kubectl and the API server
+/// in strict mode: which of the two values counts is exactly what a reviewer cannot tell
+/// (`privileged: false` then `privileged: true`), so it is reported, not linted.
 fn full_parse(
     file: &str,
     text: &str,
     line_offset: usize,
     sink: &mut dyn FnMut(Document),
-) -> Result<(), InputError> {
+) -> Vec<InputError> {
     let source = SourceFile::new(file, text);
-    let parsed = yaml::parse(&source, Limits::default()).map_err(|d| {
-        let at = d
-            .primary_span()
-            .map_or(1, |s| source.line_col(s.start).line);
-        let detail = d
-            .labels
-            .first()
-            .map(|l| format!(": {}", l.message))
-            .unwrap_or_default();
-        InputError {
-            file: file.to_string(),
-            line: line_offset + at,
-            message: format!("{}{detail}", d.message),
+    let line_of = |offset: usize| line_offset + source.line_col(offset).line;
+    let parsed = match yaml::parse(&source, Limits::default()) {
+        Ok(parsed) => parsed,
+        Err(d) => {
+            let detail = d
+                .labels
+                .first()
+                .map(|l| format!(": {}", l.message))
+                .unwrap_or_default();
+            return vec![InputError {
+                file: file.to_string(),
+                line: d
+                    .primary_span()
+                    .map_or(line_offset + 1, |s| line_of(s.start)),
+                message: format!("{}{detail}", d.message),
+            }];
         }
-    })?;
+    };
+    let mut errors = Vec::new();
     for node in &parsed.documents {
-        let line = line_offset + source.line_col(node.span.start).line;
-        push_objects(file, line, yaml::to_value(node), sink);
+        let duplicates: Vec<&Diagnostic> = parsed
+            .duplicate_keys
+            .iter()
+            .filter(|d| {
+                d.primary_span()
+                    .is_some_and(|s| node.span.start <= s.start && s.start < node.span.end)
+            })
+            .collect();
+        if duplicates.is_empty() {
+            push_objects(file, line_of(node.span.start), yaml::to_value(node), sink);
+            continue;
+        }
+        for duplicate in duplicates {
+            let first = duplicate
+                .labels
+                .get(1)
+                .map(|l| format!(" (first at line {})", line_of(l.span.start)))
+                .unwrap_or_default();
+            errors.push(InputError {
+                file: file.to_string(),
+                line: duplicate.primary_span().map_or(1, |s| line_of(s.start)),
+                message: format!(
+                    "{}{first}; kubectl rejects duplicate keys in strict mode and no reader agrees which one counts: remove or merge one",
+                    duplicate.message
+                ),
+            });
+        }
     }
-    Ok(())
+    errors
 }
 
 fn push_objects(file: &str, line: usize, value: Value, sink: &mut dyn FnMut(Document)) {

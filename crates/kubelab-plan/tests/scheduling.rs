@@ -208,10 +208,10 @@ fn volume_binding_local_and_missing_claims() {
 fn topology_spread_required() {
     let spread = "      topologySpreadConstraints:\n        - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}\n";
     // Zone x has two roomy nodes, zone y one small node: skew 1 caps zone x at one more pod
-    // than zone y.
+    // than zone y. (Unquoted, `y` would be the boolean true, as Kubernetes reads YAML.)
     let yaml = node("a", "8", "8Gi", ", zone: x")
         + &node("b", "8", "8Gi", ", zone: x")
-        + &node("c", "1", "8Gi", ", zone: y")
+        + &node("c", "1", "8Gi", ", zone: \"y\"")
         + &pods("web", 4, "500m", "100Mi", spread);
     let (c, o) = run(&yaml);
     let zones: Vec<Option<&str>> = (0..4)

@@ -40,12 +40,12 @@ fn documents(text: &str) -> Vec<Value> {
 
 fn talos_schema(version: &str) -> jsonschema::Validator {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/schemas/talos")
+        .join("../../schemas/talos")
         .join(version)
         .join("config.schema.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the upstream Talos schema must be beside the repo at {}: {e}",
+            "the Talos schema the repository carries is missing at {}: {e}",
             path.display()
         )
     });

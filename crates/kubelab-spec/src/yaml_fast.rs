@@ -6,9 +6,9 @@
 //! use a small part of YAML: block mappings and sequences, single-line flow collections or
 //! multi-line JSON, plain and quoted scalars on one line, literal block scalars. This module
 //! reads exactly that part and answers `None` for anything else (anchors, tags, folded or
-//! multi-line scalars, directives, tabs, unusual escapes, odd indentation, errors), so the
-//! caller falls back to the full parser in [`crate::yaml`], which also owns every error
-//! message. It never decides that input is invalid; it only declines.
+//! multi-line scalars, directives, tabs, unusual escapes, odd indentation, duplicate keys,
+//! errors), so the caller falls back to the full parser in [`crate::yaml`], which also owns
+//! every error message. It never decides that input is invalid; it only declines.
 //!
 //! The contract — whenever this returns a value, [`crate::yaml::parse`] + [`crate::yaml::to_value`]
 //! return the same value and the same line — is guarded by differential tests over every
@@ -16,7 +16,7 @@
 
 use serde_json::{Map, Value as J};
 
-use crate::yaml::{key_name, resolve_plain_scalar, scalar_json};
+use crate::yaml::{plain_key_name, plain_value_json};
 
 /// Deeper documents go to the full parser, which enforces its own depth budget.
 const MAX_DEPTH: usize = 48;
@@ -303,8 +303,10 @@ impl Reader<'_> {
             } else {
                 self.inline_value(indent as isize, depth + 1)?
             };
-            // The first occurrence of a duplicate key wins, as in the full parser.
-            map.entry(key).or_insert(value);
+            // A duplicate key is an input error the full parser reports with both places.
+            if map.insert(key, value).is_some() {
+                return None;
+            }
             match self.next_line() {
                 Some(n) if n == indent => {
                     self.pos += n;
@@ -352,7 +354,7 @@ impl Reader<'_> {
                                 return None;
                             }
                             let raw = self.text[at..i].trim_end_matches(' ');
-                            let name = key_name(resolve_plain_scalar(raw))?;
+                            let name = plain_key_name(raw)?;
                             return Some(Some((name, i + 1)));
                         }
                         b'#' if self.s[i - 1] == b' ' => return Some(None),
@@ -395,7 +397,7 @@ impl Reader<'_> {
                 }
                 let raw = self.text[self.pos..i].trim_end_matches(' ');
                 self.pos = i;
-                scalar_json(&resolve_plain_scalar(raw))
+                plain_value_json(raw)?
             }
         };
         self.end_line()?;
@@ -542,7 +544,7 @@ impl Reader<'_> {
                         self.pos = end;
                         (text, true)
                     }
-                    _ => (key_name(resolve_plain_scalar(self.flow_plain()?))?, false),
+                    _ => (plain_key_name(self.flow_plain()?)?, false),
                 };
                 self.flow_space(parent)?;
                 if self.byte(self.pos)? != b':' {
@@ -558,7 +560,9 @@ impl Reader<'_> {
                     b',' | b'}' => J::Null,
                     _ => self.flow_value(parent, depth)?,
                 };
-                map.entry(key).or_insert(value);
+                if map.insert(key, value).is_some() {
+                    return None;
+                }
             } else {
                 let value = self.flow_value(parent, depth)?;
                 items.push(value);
@@ -586,7 +590,7 @@ impl Reader<'_> {
                 Some(J::String(text))
             }
             b'{' | b'[' => self.flow(parent, depth + 1),
-            _ => Some(scalar_json(&resolve_plain_scalar(self.flow_plain()?))),
+            _ => plain_value_json(self.flow_plain()?),
         }
     }
 
@@ -668,14 +672,15 @@ mod tests {
 
     #[test]
     fn reads_a_manifest() {
-        let text = "# c\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: \"1\"}}\ndata:\n  script: |\n    echo hi\n\n    exit 0\n  n: 12\nlist:\n- a\n- b: 1\n  c: [1, 2.5, true, null]\n";
+        let text = "# c\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: \"1\"}}\ndata:\n  script: |\n    echo hi\n\n    exit 0\n  n: 12\n  count: 7\nlist:\n- a\n- b: 1\n  c: [1, 2.5, true, null]\n";
         let (line, value) = one(text).unwrap();
         assert_eq!(line, 2);
         assert_eq!(
             value,
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "a", "labels": {"x": "1"}},
-                "data": {"script": "echo hi\n\nexit 0\n", "n": 12},
+                // YAML 1.1 reads the key `n` as false, and Kubernetes writes that key "false".
+                "data": {"script": "echo hi\n\nexit 0\n", "false": 12, "count": 7},
                 "list": ["a", {"b": 1, "c": [1, 2.5, true, null]}]})
         );
     }
@@ -685,6 +690,8 @@ mod tests {
         for text in [
             "a: &x 1\nb: *x\n",
             "a: !!str 1\n",
+            "privileged: false\nprivileged: true\n",
+            "a: {x: 1, x: 2}\n",
             "a: >\n  folded\n",
             "a: multi\n  line\n",
             "a: \"open\n  quote\"\n",
