@@ -202,9 +202,10 @@ pub fn check(doc: &Document, out: &mut Vec<Finding>) {
 
 /// KL203: each escalation named outright is its own finding; what a wildcard reaches is one
 /// finding per rule, listing it.
+/// `role`: the rule is a Role's, so wildcards reach only namespaced resources.
 fn escalations(
     rule: &PolicyRule,
-    namespaced: bool,
+    role: bool,
     at: &str,
     finding: &mut impl FnMut(&'static str, String),
 ) {
@@ -215,7 +216,7 @@ fn escalations(
         } else if rule.verbs.contains(&"*")
             && targets.iter().any(|t| {
                 rule.reaches(group, t)
-                    && (!namespaced || verb != "impersonate" || *t == "serviceaccounts")
+                    && (!role || verb != "impersonate" || *t == "serviceaccounts")
             })
         {
             through_wildcards.push(verb);
@@ -224,7 +225,7 @@ fn escalations(
     for (resource, is_namespaced) in ESCALATING_RESOURCES {
         if rule.resources.contains(&resource) {
             finding("KL203", format!("{at} grants `{resource}`"));
-        } else if (is_namespaced || !namespaced)
+        } else if (is_namespaced || !role)
             && rule.reaches("", resource)
             // Connecting to a pod or node, or minting a token, is a create (or, over
             // websockets, a get).
@@ -489,6 +490,27 @@ mod tests {
         ] {
             assert_eq!(kl203(rules.clone()), [Severity::Error], "{rules}");
         }
+        // A Role reaches only its namespace's objects: no node proxy, no user impersonation.
+        let wildcard = json!([{ "apiGroups": [""], "resources": ["*"], "verbs": ["*"] }]);
+        let reached = |doc: Value| -> String {
+            findings_of(doc)
+                .into_iter()
+                .filter(|f| f.rule == "KL203")
+                .map(|f| f.message)
+                .collect()
+        };
+        let in_role = reached(role(wildcard.clone()));
+        assert!(
+            in_role.contains("`pods/exec`")
+                && in_role.contains("`impersonate`")
+                && !in_role.contains("nodes/proxy"),
+            "{in_role}"
+        );
+        let in_cluster_role = reached(cluster_role(wildcard));
+        assert!(
+            in_cluster_role.contains("`nodes/proxy`"),
+            "{in_cluster_role}"
+        );
         // Reading pods, or every verb on an unrelated resource, escalates nothing.
         assert!(kl203(json!([{ "apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"] }])).is_empty());
         assert!(
