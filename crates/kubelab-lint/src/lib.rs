@@ -47,7 +47,7 @@ impl Linter {
         let mut found = Vec::new();
         rules::pod::check(doc, &mut found);
         rules::rbac::check(doc, &mut found);
-        self.cluster.observe(doc, &mut found);
+        self.cluster.observe(doc, &mut found, !self.options.strict);
         self.network.observe(doc, !self.options.strict);
         if !self.options.strict {
             suppress::filter(doc, &mut found);
@@ -76,4 +76,76 @@ pub struct Options {
     pub lab: Option<rules::cluster::LabFacts>,
     /// Excludes from `.kubelab-lint.yaml`.
     pub excludes: Vec<config::Exclude>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn lint_values(values: Vec<Value>, strict: bool) -> Vec<(&'static str, String)> {
+        let documents: Vec<Document> = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Document {
+                file: "x.yaml".into(),
+                line: i + 1,
+                value,
+            })
+            .collect();
+        let options = Options {
+            strict,
+            ..Options::default()
+        };
+        lint(&documents, &options)
+            .into_iter()
+            .map(|f| (f.rule, f.message))
+            .collect()
+    }
+
+    fn annotated(rule: &str, ignore: &str) -> Value {
+        let metadata = json!({ "name": "x", "namespace": "p", "annotations": { "kubelab.dev/lint-ignore": ignore } });
+        match rule {
+            "KL302" => {
+                json!({ "apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": { "type": "LoadBalancer" } })
+            }
+            _ => {
+                json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": { "storageClassName": "fast-ssd" } })
+            }
+        }
+    }
+
+    #[test]
+    fn cross_object_cluster_rules_honour_suppressions_like_the_others() {
+        for rule in ["KL302", "KL303"] {
+            let rules = |ignore: &str, strict: bool| -> Vec<&'static str> {
+                lint_values(vec![annotated(rule, ignore)], strict)
+                    .into_iter()
+                    .map(|(r, _)| r)
+                    .collect()
+            };
+            assert_eq!(
+                rules(&format!("{rule}: provided outside this repository"), false),
+                Vec::<&str>::new(),
+                "{rule} with a reason"
+            );
+            let unreasoned = lint_values(vec![annotated(rule, rule)], false);
+            assert_eq!(
+                unreasoned.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+                ["KL001", rule],
+                "{rule} without a reason: not applied, and reported"
+            );
+            assert!(unreasoned[0].1.contains(rule), "{unreasoned:?}");
+            assert_eq!(
+                rules(&format!("{rule}: provided outside this repository"), true),
+                [rule],
+                "{rule} under --strict"
+            );
+            assert_eq!(
+                rules("KL104: another rule", false),
+                [rule],
+                "{rule}: suppressing another rule"
+            );
+        }
+    }
 }

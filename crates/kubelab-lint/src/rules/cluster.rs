@@ -59,8 +59,10 @@ pub struct ClusterFacts {
     lab: LabFacts,
     pool_selectors: Vec<Option<Value>>,
     storage_classes: BTreeSet<String>,
-    services: Vec<(Finding, BTreeMap<String, String>)>,
-    claims: Vec<(Finding, String)>,
+    /// Each with the findings to report if no pool serves it: KL302, and the KL001 of a
+    /// suppression without a reason.
+    services: Vec<(Vec<Finding>, BTreeMap<String, String>)>,
+    claims: Vec<(Vec<Finding>, String)>,
 }
 
 fn finding(doc: &Document, rule: &'static str, message: String) -> Finding {
@@ -167,7 +169,18 @@ impl ClusterFacts {
         }
     }
 
-    pub fn observe(&mut self, doc: &Document, out: &mut Vec<Finding>) {
+    /// KL302 and KL303 judge after their object has gone by, so its suppressions are read now,
+    /// through the same filter every other rule's findings pass (`honour_suppressions` is off
+    /// under `--strict`): suppressed with a reason, the object is not kept at all; without
+    /// one, the KL001 waits with the finding and is reported only if the finding is.
+    pub fn observe(&mut self, doc: &Document, out: &mut Vec<Finding>, honour_suppressions: bool) {
+        let pending = |f: Finding| {
+            let mut found = vec![f];
+            if honour_suppressions {
+                crate::suppress::filter(doc, &mut found);
+            }
+            (!found.is_empty()).then_some(found)
+        };
         match doc.kind() {
             "CiliumLoadBalancerIPPool" => {
                 let selector = doc.value.pointer("/spec/serviceSelector").cloned();
@@ -197,7 +210,9 @@ impl ClusterFacts {
                 );
                 labels.insert("io.kubernetes.service.name".into(), doc.name().into());
                 let f = finding(doc, "KL302", "no CiliumLoadBalancerIPPool (in the input or the lab) can give this Service an address".into());
-                self.services.push((f, labels));
+                if let Some(found) = pending(f) {
+                    self.services.push((found, labels));
+                }
             }
             "PersistentVolumeClaim" => {
                 if let Some(class) = doc
@@ -213,7 +228,9 @@ impl ClusterFacts {
                             "StorageClass `{class}` exists neither in the input nor in the lab"
                         ),
                     );
-                    self.claims.push((f, class.to_string()));
+                    if let Some(found) = pending(f) {
+                        self.claims.push((found, class.to_string()));
+                    }
                 }
             }
             _ => {
@@ -248,13 +265,13 @@ impl ClusterFacts {
                 .iter()
                 .any(|s| s.as_ref().is_none_or(|sel| selector_matches(sel, &labels)));
             if !served {
-                out.push(f);
+                out.extend(f);
             }
         }
         for (f, class) in self.claims {
             if !self.storage_classes.contains(&class) && !self.lab.storage_classes.contains(&class)
             {
-                out.push(f);
+                out.extend(f);
             }
         }
         out
@@ -277,6 +294,7 @@ mod tests {
                     value,
                 },
                 &mut out,
+                true,
             );
         }
         out.extend(facts.findings());

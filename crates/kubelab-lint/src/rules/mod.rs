@@ -41,6 +41,13 @@ pub fn info(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
 }
 
+/// Every rule id, in order, for listings that must not fall behind the table.
+pub fn ids() -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = RULES.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids
+}
+
 macro_rules! rule {
     ($id:literal, $name:literal, $sev:ident, $why:literal, $fix:literal) => {
         RuleInfo {
@@ -103,14 +110,17 @@ pub static RULES: &[RuleInfo] = &[
         "Wildcards grant today's and tomorrow's resources, secrets included.",
         "List the API groups, resources and verbs the subject needs."),
     rule!("KL203", "rbac-escalation", Error,
-        "bind, escalate, impersonate, pods/exec, nodes/proxy and creating pods each let a subject gain more rights than the role states.",
-        "Remove the verb or resource; run the task with a narrower identity."),
+        "bind, escalate, impersonate, pods/exec, pods/attach, nodes/proxy and serviceaccounts/token each let a subject gain more rights than the role states, whether named or reached through `*`; no deployer needs them.",
+        "Remove the verb or resource (and the `*` that reaches it); run the task with a narrower identity."),
     rule!("KL204", "rbac-secrets-read", Warning,
-        "Reading secrets exposes every credential in the namespace.",
-        "Grant `get` on named secrets (`resourceNames`) rather than list/watch on all."),
+        "Reading secrets without `resourceNames` exposes every credential in the namespace (in every namespace, for a ClusterRole bound cluster-wide).",
+        "List the secrets the subject needs in `resourceNames` and grant `get` on those, rather than reading every secret."),
     rule!("KL205", "cluster-admin-binding", Error,
         "cluster-admin is every right on every object; a binding to it defeats least privilege.",
         "Bind a Role with exactly the needed rules."),
+    rule!("KL206", "rbac-runs-pods", Warning,
+        "Creating pods, or creating, updating or patching anything with a pod template (Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers), runs any pod: one that mounts the namespace's Secrets and runs as any of its ServiceAccounts. A deployer needs it; through a ClusterRole bound cluster-wide it reaches every namespace, kube-system included.",
+        "Grant it only to deployers, through a Role in the namespace they deploy to; keep other credentials and powerful ServiceAccounts out of that namespace; then suppress with the reason."),
     rule!("KL302", "load-balancer-without-pool", Error,
         "Cilium assigns LoadBalancer addresses only from a pool whose selector matches; otherwise EXTERNAL-IP stays <pending>.",
         "Add a CiliumLoadBalancerIPPool (or a pool in lab.yaml) whose serviceSelector matches the Service's labels."),

@@ -8,7 +8,13 @@ use crate::cli::{FailOn, LintArgs, LintFormat};
 
 pub fn run(args: LintArgs) -> Result<ExitCode, String> {
     if let Some(id) = &args.explain {
-        let rule = rules::info(&id.to_ascii_uppercase()).ok_or_else(|| format!("no rule `{id}`; rules are KL001 and KL101–KL301 (see `kubelab lint --explain KL101`)"))?;
+        // The listing comes from the rule table, so a new rule cannot be left out of it.
+        let rule = rules::info(&id.to_ascii_uppercase()).ok_or_else(|| {
+            format!(
+                "no rule `{id}`; the rules are {} (see `kubelab lint --explain KL101`)",
+                rules::ids().join(", ")
+            )
+        })?;
         crate::outln!(
             "{} {} ({:?})\n\nWhy: {}\n\nFix: {}",
             rule.id,
