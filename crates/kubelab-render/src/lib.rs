@@ -34,6 +34,11 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
         tree.add("router/frr.conf", conf);
         tree.add("router/README.md", guide);
     }
+    // The picture of the lab, beside the files it explains (and for the repository's README).
+    tree.add(
+        "topology.svg",
+        kubelab_diagram::topology(lab, kubelab_diagram::Format::Svg),
+    );
     let mut ignore = String::from(
         "# Files with key material: kept out of Git. Regenerate with `kubelab render`.\n",
     );

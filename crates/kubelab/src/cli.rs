@@ -45,6 +45,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Predict where workloads go, what stays Pending and why, and what losing nodes costs.
     Plan(PlanArgs),
+    /// Draw the lab's topology: router, BGP sessions, subnet, nodes, pools, NAS.
+    Diagram(DiagramArgs),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -112,6 +114,24 @@ pub struct LabArgs {
     /// age identity file that opens the secrets [default: ~/.config/kubelab/<cluster>.agekey].
     #[arg(long, env = "KUBELAB_AGE_IDENTITY")]
     pub identity: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct DiagramArgs {
+    /// The lab file.
+    #[arg(long, default_value = "lab.yaml")]
+    pub lab: PathBuf,
+    /// Picture format: SVG (as `render` writes to topology.svg), Graphviz DOT, or Mermaid for
+    /// Markdown documents.
+    #[arg(short, long, value_enum, default_value_t = DiagramFormat::Svg)]
+    pub output: DiagramFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiagramFormat {
+    Svg,
+    Dot,
+    Mermaid,
 }
 
 #[derive(Args)]

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Secrets(command) => commands::secrets::run(command, style),
         cli::Command::Lint(args) => commands::lint::run(args),
         cli::Command::Plan(args) => commands::plan::run(args),
+        cli::Command::Diagram(args) => commands::diagram::run(args, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
     };

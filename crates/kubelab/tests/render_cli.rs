@@ -188,3 +188,28 @@ fn the_wrong_identity_cannot_open_the_secrets() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.agekey"), "{}", stderr(&out));
 }
+
+#[test]
+fn render_writes_the_topology_picture_and_diagram_prints_it() {
+    let lab = Lab::new("homelab");
+    assert!(lab.run(&["render"]).status.success());
+    let written = std::fs::read_to_string(lab.path("rendered/topology.svg")).unwrap();
+    let printed = lab.run(&["diagram"]);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    assert_eq!(stdout(&printed), written);
+    assert!(written.starts_with("<svg"), "{written}");
+    for (format, marker) in [("dot", "graph \"homelab\" {"), ("mermaid", "flowchart TB")] {
+        let out = lab.run(&["diagram", "-o", format]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).starts_with(marker), "{}", stdout(&out));
+    }
+    // A broken lab draws nothing and says why.
+    std::fs::write(
+        lab.path("lab.yaml"),
+        "apiVersion: kubelab.dev/v1alpha1\nkind: Lab\n",
+    )
+    .unwrap();
+    let out = lab.run(&["diagram"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("<svg"));
+}

@@ -189,6 +189,24 @@ impl Lab {
             })
             .collect()
     }
+
+    /// The BGP sessions are eBGP (the lab and the router have different ASNs).
+    pub fn bgp_is_external(&self) -> bool {
+        self.bgp
+            .as_ref()
+            .zip(self.router.as_ref())
+            .is_some_and(|(b, r)| b.asn != r.asn)
+    }
+
+    /// eBGP to a router off the node subnet is more than one hop away, so both sides need
+    /// multihop.
+    pub fn bgp_needs_multihop(&self) -> bool {
+        self.bgp_is_external()
+            && self
+                .router
+                .as_ref()
+                .is_some_and(|r| !self.network.subnet.net().contains(&r.address))
+    }
 }
 
 #[cfg(test)]

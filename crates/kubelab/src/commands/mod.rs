@@ -1,5 +1,6 @@
 pub mod check;
 pub mod completions;
+pub mod diagram;
 pub mod init;
 pub mod lint;
 pub mod plan;
