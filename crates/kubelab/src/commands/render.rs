@@ -72,6 +72,7 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
 /// one exists: its talosconfig when present, else the directory.
 fn rendered_before(workspace: &Workspace, out: &Path) -> Option<PathBuf> {
     let default = workspace.lab_dir.join("rendered");
+    // Bound before returning: the candidates borrow `default`.
     let found = [out, default.as_path()].into_iter().find_map(|dir| {
         let talosconfig = dir.join("talos").join("talosconfig");
         if talosconfig.exists() {
