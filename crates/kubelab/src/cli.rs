@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::output::ColorChoice;
+
 #[derive(Parser)]
 #[command(
     name = "kubelab",
@@ -21,13 +23,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Subcommand)]
@@ -85,12 +80,15 @@ impl Example {
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The lab file.
+    /// The lab file; `-` reads standard input.
     #[arg(default_value = "lab.yaml")]
     pub file: PathBuf,
     /// Fail on warnings too.
     #[arg(long)]
     pub strict: bool,
+    /// Also show notes: advice that never fails a check (JSON output always has them).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,

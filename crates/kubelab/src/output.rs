@@ -2,7 +2,16 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorChoice;
+use clap::ValueEnum;
+
+/// `--color`. Defined here rather than with the other arguments so the library half of the
+/// crate (which the benchmarks use) does not need the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Style {

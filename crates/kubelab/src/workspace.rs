@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use kubelab_pki::encrypt;
 use kubelab_pki::SecretsBundle;
-use kubelab_spec::Lab;
+use kubelab_spec::{Lab, Severity};
 use time::{Duration, OffsetDateTime};
 
 use crate::cli::LabArgs;
 use crate::output::Style;
-use crate::report;
+use crate::{lab_file, report};
 
 /// A checked lab and where its companions live.
 pub struct Workspace {
@@ -34,13 +34,20 @@ impl From<String> for LoadError {
 impl Workspace {
     /// Reads and checks the lab; prints its diagnostics when it has errors.
     pub fn load(args: &LabArgs, style: Style) -> Result<Self, LoadError> {
-        let checked = kubelab_spec::check_file(&args.lab)
-            .map_err(|e| format!("cannot read {}: {e}", args.lab.display()))?;
+        let checked = match lab_file::check(&args.lab) {
+            Ok(checked) => checked,
+            Err(unreadable) => {
+                eprintln!("{}", style.error_line(&unreadable.line()));
+                return Err(LoadError::Findings);
+            }
+        };
         if checked.error_count() > 0 {
-            crate::out!(
-                "{}",
-                report::render(&checked.diagnostics, &checked.source, style)
-            );
+            // Only what stops the render; notes are for `kubelab check --verbose`.
+            let problems = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity != Severity::Note);
+            crate::out!("{}", report::render(problems, &checked.source, style));
             eprintln!(
                 "{}",
                 style.error_line(&format!(

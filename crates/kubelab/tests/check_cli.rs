@@ -55,6 +55,27 @@ fn homelab_summary_shows_what_is_left_for_workloads() {
 }
 
 #[test]
+fn notes_are_shown_only_with_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    kubelab(dir.path(), &["init"]);
+    let quiet = kubelab(dir.path(), &["check"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
+    assert!(
+        !String::from_utf8_lossy(&quiet.stdout).contains("ecmp-traffic-policy"),
+        "a clean lab prints no advice by default: {}",
+        text(&quiet)
+    );
+    let verbose = kubelab(dir.path(), &["check", "--verbose"]);
+    assert_eq!(verbose.status.code(), Some(0), "{}", text(&verbose));
+    assert!(String::from_utf8_lossy(&verbose.stdout).contains("ecmp-traffic-policy"));
+    insta::assert_snapshot!(text(&verbose));
+    // Tools get every diagnostic, notes included, and filter on `severity` themselves.
+    let json = kubelab(dir.path(), &["check", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["diagnostics"][0]["severity"], "note");
+}
+
+#[test]
 fn init_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().unwrap();
     assert!(kubelab(dir.path(), &["init"]).status.success());
@@ -110,11 +131,11 @@ fn warnings_fail_only_when_strict() {
 }
 
 #[test]
-fn missing_file_is_a_tool_failure_naming_the_file() {
+fn missing_file_is_a_finding_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = kubelab(dir.path(), &["check", "nope.yaml"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.yaml"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("nope.yaml: no such file"));
 }
 
 #[test]

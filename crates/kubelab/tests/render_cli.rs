@@ -213,3 +213,40 @@ fn render_writes_the_topology_picture_and_diagram_prints_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!stdout(&out).contains("<svg"));
 }
+
+#[test]
+fn render_never_makes_new_secrets_over_an_existing_tree() {
+    let lab = Lab::new("minimal");
+    assert!(lab.run(&["render"]).status.success());
+    std::fs::remove_file(lab.path("secrets.age")).unwrap();
+    let tree = lab.read_tree();
+    let refused = lab.run(&["render"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(!lab.path("secrets.age").exists(), "no new secrets");
+    assert_eq!(lab.read_tree(), tree, "the rendered tree is untouched");
+    let why = stderr(&refused);
+    for needed in [
+        "./secrets.age",
+        "./rendered",
+        "--secrets",
+        "kubelab secrets init",
+    ] {
+        assert!(why.contains(needed), "mentions {needed}: {why}");
+    }
+    insta::assert_snapshot!(format!("{}{why}", stdout(&refused)));
+
+    // A wrong --secrets path is the same mistake.
+    let wrong = lab.run(&["render", "--secrets", "elsewhere/secrets.age"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
+    assert!(stderr(&wrong).contains("elsewhere/secrets.age"));
+    assert!(!lab.path("elsewhere").exists());
+    assert_eq!(lab.read_tree(), tree);
+
+    // Deliberately new secrets: the explicit command, then render uses them.
+    let init = lab.run(&["secrets", "init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    assert!(lab.path("secrets.age").exists());
+    let again = lab.run(&["render"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_ne!(lab.read_tree(), tree, "rendered with the new secrets");
+}

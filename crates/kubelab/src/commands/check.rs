@@ -4,19 +4,20 @@ use std::process::ExitCode;
 
 use kubelab_spec::budget::node_budgets;
 use kubelab_spec::quantity::format_bytes;
-use kubelab_spec::{Checked, Lab};
+use kubelab_spec::{Checked, Lab, Severity};
 
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::output::{count, Style};
-use crate::report;
+use crate::{lab_file, report};
 
 pub fn run(args: CheckArgs, style: Style) -> Result<ExitCode, String> {
-    let checked = kubelab_spec::check_file(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    // A path that cannot be read is a finding about the input like any other: reported in the
+    // chosen format, exit 1.
+    let checked = lab_file::check(&args.file).unwrap_or_else(lab_file::Unreadable::into_checked);
     let failed = checked.error_count() > 0 || (args.strict && checked.warning_count() > 0);
     match args.output {
         OutputFormat::Json => crate::outln!("{}", to_json(&checked, failed)),
-        OutputFormat::Text => crate::out!("{}", to_text(&checked, style, failed)),
+        OutputFormat::Text => crate::out!("{}", to_text(&checked, style, failed, args.verbose)),
     }
     Ok(if failed {
         ExitCode::from(crate::EXIT_FINDINGS)
@@ -41,8 +42,14 @@ fn to_json(checked: &Checked, failed: bool) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
-fn to_text(checked: &Checked, style: Style, failed: bool) -> String {
-    let mut out = report::render(&checked.diagnostics, &checked.source, style);
+fn to_text(checked: &Checked, style: Style, failed: bool, verbose: bool) -> String {
+    // Notes are advice that holds for every lab of a kind (the ECMP one for any lab with BGP):
+    // shown on request, not on every run.
+    let shown = checked
+        .diagnostics
+        .iter()
+        .filter(|d| verbose || d.severity != Severity::Note);
+    let mut out = report::render(shown, &checked.source, style);
     if let Some(lab) = &checked.lab {
         out.push_str(&summary(lab, style));
         out.push('\n');
@@ -88,9 +95,15 @@ fn summary(lab: &Lab, style: Style) -> String {
         "MEMORY".into(),
         "FOR WORKLOADS".into(),
     ]];
+    // By name through a map: a search per node would make the summary quadratic in nodes.
     let budgets = node_budgets(lab);
+    let mut by_name = std::collections::HashMap::new();
+    for b in &budgets {
+        // The first of duplicate names wins, as a search from the front would.
+        by_name.entry(b.node.as_str()).or_insert(b);
+    }
     for node in &lab.nodes {
-        let budget = budgets.iter().find(|b| b.node == node.name);
+        let budget = by_name.get(node.name.as_str());
         rows.push([
             node.name.clone(),
             node.role.as_str().to_string(),

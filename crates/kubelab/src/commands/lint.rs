@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use kubelab_lint::{input, report, rules, Linter, Options, Severity};
 
 use crate::cli::{FailOn, LintArgs, LintFormat};
+use crate::lab_file;
+use crate::output::Style;
 
-pub fn run(args: LintArgs) -> Result<ExitCode, String> {
+pub fn run(args: LintArgs, style: Style) -> Result<ExitCode, String> {
     if let Some(id) = &args.explain {
         // The listing comes from the rule table, so a new rule cannot be left out of it.
         let rule = rules::info(&id.to_ascii_uppercase()).ok_or_else(|| {
@@ -25,9 +27,19 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let lab = match args.lab.as_deref() {
+        Some(path) => match lab_file::check(path) {
+            Ok(checked) => Some(lab_facts(path, checked)?),
+            Err(unreadable) => {
+                eprintln!("{}", style.error_line(&unreadable.line()));
+                return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+            }
+        },
+        None => None,
+    };
     let options = Options {
         strict: args.strict,
-        lab: args.lab.as_deref().map(lab_facts).transpose()?,
+        lab,
         excludes: excludes(args.config.as_deref())?,
     };
     // Documents stream through the linter one at a time; only findings and the small facts
@@ -59,9 +71,10 @@ pub fn run(args: LintArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn lab_facts(path: &std::path::Path) -> Result<kubelab_lint::rules::cluster::LabFacts, String> {
-    let checked = kubelab_spec::check_file(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn lab_facts(
+    path: &std::path::Path,
+    checked: kubelab_spec::Checked,
+) -> Result<kubelab_lint::rules::cluster::LabFacts, String> {
     match checked.lab {
         Some(lab) if checked.error_count() == 0 => {
             Ok(kubelab_lint::rules::cluster::LabFacts::from_lab(&lab))

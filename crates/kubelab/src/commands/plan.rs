@@ -10,18 +10,33 @@ use kubelab_plan::model::NodeRole;
 use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options};
 
 use crate::cli::{PlanArgs, PlanFormat};
+use crate::lab_file;
+use crate::output::Style;
 
 /// Kubernetes minor assumed for a snapshot whose nodes do not say (the default lab's).
 const DEFAULT_MINOR: u32 = 36;
 
-pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
+pub fn run(args: PlanArgs, style: Style) -> Result<ExitCode, String> {
     let documents = read_all(&args.paths)?;
     let mut cluster = if args.cluster.is_empty() {
         let path = args
             .lab
             .clone()
             .unwrap_or_else(|| PathBuf::from("lab.yaml"));
-        lab_cluster(&path, args.scheduler_view)?
+        let checked = match lab_file::check(&path) {
+            Ok(checked) => checked,
+            Err(unreadable) => {
+                eprintln!(
+                    "{}",
+                    style.error_line(&format!(
+                        "{} (give it with --lab, or plan against a cluster snapshot with --cluster)",
+                        unreadable.line()
+                    ))
+                );
+                return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+            }
+        };
+        lab_cluster(&path, checked, args.scheduler_view)?
     } else {
         snapshot_cluster(&args.cluster)?
     };
@@ -97,13 +112,11 @@ fn drills(
     Ok(out)
 }
 
-fn lab_cluster(path: &Path, scheduler_view: bool) -> Result<Cluster, String> {
-    let checked = kubelab_spec::check_file(path).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (give the lab with --lab, or a cluster snapshot with --cluster)",
-            path.display()
-        )
-    })?;
+fn lab_cluster(
+    path: &Path,
+    checked: kubelab_spec::Checked,
+    scheduler_view: bool,
+) -> Result<Cluster, String> {
     let lab = match checked.lab {
         Some(lab) if checked.error_count() == 0 => lab,
         _ => {

@@ -1,5 +1,6 @@
 //! `kubelab render`: every artifact for the lab, written atomically (or diffed).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::RenderArgs;
@@ -24,7 +25,13 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
             "{} does not exist yet; run `kubelab render` (or `kubelab secrets init`) first",
             workspace.secrets_path.display()
         ));
+    } else if let Some(tree) = rendered_before(&workspace, &out) {
+        // Secrets that have gone missing are not a first render: nodes installed from the
+        // existing tree trust the old CAs, and new ones would lock the user out of them.
+        eprintln!("{}", style.error_line(&refusal(&args, &workspace, &tree)));
+        return Ok(ExitCode::from(crate::EXIT_FINDINGS));
     } else {
+        // A brand-new lab: nothing was ever rendered from it, so there is nothing to lose.
         let bundle = super::secrets::generate(&workspace)?;
         for note in workspace.seal_secrets(&bundle)? {
             crate::outln!("{note}");
@@ -59,4 +66,37 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
         crate::outln!("  {path}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rendered tree for this lab (the output directory, or the default one beside the lab), if
+/// one exists: its talosconfig when present, else the directory.
+fn rendered_before(workspace: &Workspace, out: &Path) -> Option<PathBuf> {
+    let default = workspace.lab_dir.join("rendered");
+    // Bound before returning: the candidates borrow `default`.
+    let found = [out, default.as_path()].into_iter().find_map(|dir| {
+        let talosconfig = dir.join("talos").join("talosconfig");
+        if talosconfig.exists() {
+            return Some(talosconfig);
+        }
+        let not_empty = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+        not_empty.then(|| dir.to_path_buf())
+    });
+    found
+}
+
+/// Why render stops, and the two ways on: point at the secrets, or make new ones on purpose.
+fn refusal(args: &RenderArgs, workspace: &Workspace, tree: &Path) -> String {
+    let mut init = format!("kubelab secrets init --lab {}", args.lab.lab.display());
+    if let Some(secrets) = &args.lab.secrets {
+        init.push_str(&format!(" --secrets {}", secrets.display()));
+    }
+    format!(
+        "no secrets at {secrets}, but this lab was rendered before ({tree}); new secrets would \
+         lock you out of nodes installed from it, so nothing was written\n\
+         \x20 if the secrets are elsewhere: pass them with `--secrets PATH` (and the key that \
+         opens them with `--identity PATH` or KUBELAB_AGE_IDENTITY)\n\
+         \x20 to start over with new secrets on purpose: `{init}`, then render again",
+        secrets = workspace.secrets_path.display(),
+        tree = tree.display(),
+    )
 }
