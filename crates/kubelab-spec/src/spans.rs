@@ -35,6 +35,21 @@ impl SpanIndex {
         self.keys.insert(pointer.to_string(), span);
     }
 
+    /// The same spans under other pointers (`rename` returns `None` to leave one out): for a
+    /// lab with list elements dropped, whose pointers no longer match the file's.
+    pub fn renumbered(&self, rename: impl Fn(&str) -> Option<String>) -> SpanIndex {
+        let map = |from: &HashMap<String, ByteSpan>| {
+            from.iter()
+                .filter_map(|(p, s)| Some((rename(p)?, *s)))
+                .collect()
+        };
+        SpanIndex {
+            values: map(&self.values),
+            keys: map(&self.keys),
+            text: self.text.clone(),
+        }
+    }
+
     /// The span of the value at `pointer`.
     pub fn value(&self, pointer: &str) -> Option<ByteSpan> {
         self.values.get(pointer).copied()
