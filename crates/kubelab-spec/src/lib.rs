@@ -222,7 +222,7 @@ fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -
                     pruner.mark_meant(&format!("{parent}/{}", yaml::escape_pointer(meant)));
                 }
             }
-            schema::ProblemKind::Missing | schema::ProblemKind::Invalid => {
+            schema::ProblemKind::Missing { .. } | schema::ProblemKind::Invalid => {
                 pruner.drop(&json, &problem.pointer)
             }
         }

@@ -52,8 +52,8 @@ pub enum ProblemKind {
     /// A field the model does not have; `meant` is the field it most likely misspells, when
     /// that field is absent (its value is then unknown, not defaulted).
     UnknownField { meant: Option<String> },
-    /// The mapping lacks a required field.
-    Missing,
+    /// The mapping lacks the required `field`.
+    Missing { field: String },
     /// The value has the wrong type or is out of range or format.
     Invalid,
 }
@@ -71,6 +71,33 @@ pub fn check_structure(instance: &Value, spans: &SpanIndex) -> Structural {
     let mut out = Structural::default();
     for error in validator().iter_errors(instance) {
         report(&error, instance, spans, &mut out);
+    }
+    // A misspelt required field is one mistake: "unknown field `asm`, did you mean `asn`?"
+    // says it all, so the matching "missing `asn`" goes (its problem stays, for pruning).
+    let meant: std::collections::HashSet<String> = out
+        .problems
+        .iter()
+        .filter_map(|p| match &p.kind {
+            ProblemKind::UnknownField { meant: Some(m) } => {
+                let (parent, _) = p.pointer.rsplit_once('/')?;
+                Some(format!("{parent}/{}", crate::yaml::escape_pointer(m)))
+            }
+            _ => None,
+        })
+        .collect();
+    if !meant.is_empty() {
+        // Diagnostics and problems are pushed in pairs.
+        let mut problems = out.problems.iter();
+        out.diagnostics.retain(|_| {
+            !problems.next().is_some_and(|p| match &p.kind {
+                ProblemKind::Missing { field } => meant.contains(&format!(
+                    "{}/{}",
+                    p.pointer,
+                    crate::yaml::escape_pointer(field)
+                )),
+                _ => false,
+            })
+        });
     }
     out
 }
@@ -149,7 +176,9 @@ fn report(
             if let Some(d) = child_schema.and_then(description_of) {
                 help.push_str(&format!(" ({})", first_sentence(&d)));
             }
-            problem = ProblemKind::Missing;
+            problem = ProblemKind::Missing {
+                field: name.to_string(),
+            };
             Diagnostic::error(
                 "missing-field",
                 format!("{place} is missing the required field `{name}`"),

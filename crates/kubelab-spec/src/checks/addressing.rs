@@ -375,6 +375,9 @@ fn prefix_overlaps(ctx: &Context, out: &mut Vec<Diagnostic>) {
                     last,
                     span: ctx.at(&pointer),
                 }),
+                // A block whose `cidr`, `start` or `stop` was dropped for a structural error
+                // has already been reported.
+                None if !ctx.known(&pointer) => {}
                 None => out.push(
                     Diagnostic::error("invalid-pool-block", format!("a block of pool `{}` is neither a `cidr` nor a `start`–`stop` range", pool.name))
                         .with_label_opt(ctx.at(&pointer), "invalid block")
@@ -434,17 +437,18 @@ fn pool_contents(ctx: &Context, claims: &[Claim], out: &mut Vec<Diagnostic>) {
                 continue;
             };
             let from = taken.partition_point(|c| u32::from(c.addr) < first);
-            let mut previous = None;
-            for claim in taken[from..]
-                .iter()
-                .take_while(|c| u32::from(c.addr) <= last)
-            {
-                // One complaint per address: the router that is also the gateway is one host.
-                if previous.replace(claim.addr) == Some(claim.addr) {
-                    continue;
-                }
+            let to = from + taken[from..].partition_point(|c| u32::from(c.addr) <= last);
+            // One complaint per address (the router that is also the gateway is one host),
+            // naming who holds it.
+            for group in taken[from..to].chunk_by(|a, b| a.addr == b.addr) {
+                let claim = group[0];
+                let holders = match group.len() {
+                    1 => claim.what.clone(),
+                    2 => format!("{} and {}", claim.what, group[1].what),
+                    n => format!("{}, {} and {} more", claim.what, group[1].what, n - 2),
+                };
                 out.push(
-                    Diagnostic::error("pool-contains-host", format!("pool `{}` contains {}, the address of {}", pool.name, claim.addr, claim.what))
+                    Diagnostic::error("pool-contains-host", format!("pool `{}` contains {}, the address of {holders}", pool.name, claim.addr))
                         .with_label_opt(ctx.at(&format!("/loadBalancer/pools/{p}/blocks/{b}")), "pool block")
                         .with_label_opt(claim.span, claim.what.clone())
                         .with_help("Cilium would hand this address to a Service and break that machine; shrink the block or use a `start`–`stop` range that skips it"),
