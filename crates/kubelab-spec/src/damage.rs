@@ -252,15 +252,20 @@ impl Pruner {
             let removed = self.removed_elements.get(&original);
             original.push('/');
             match (removed, segment.parse::<usize>()) {
-                (Some(removed), Ok(mut index)) => {
-                    for &r in removed {
-                        if r <= index {
-                            index += 1;
+                (Some(removed), Ok(index)) => {
+                    // The file index is `index` plus the dropped elements before it: the
+                    // count of `removed[j]` with `removed[j] - j <= index` (non-decreasing
+                    // in `j`, so a binary search keeps this logarithmic).
+                    let (mut low, mut high) = (0, removed.len());
+                    while low < high {
+                        let mid = (low + high) / 2;
+                        if removed[mid] - mid <= index {
+                            low = mid + 1;
                         } else {
-                            break;
+                            high = mid;
                         }
                     }
-                    original.push_str(&index.to_string());
+                    original.push_str(&(index + low).to_string());
                 }
                 _ => original.push_str(segment),
             }
@@ -320,6 +325,15 @@ mod tests {
         assert_eq!(p.to_pruned("/nodes/2/name"), None);
         assert_eq!(p.to_original("/nodes/1/name"), "/nodes/3/name");
         assert_eq!(p.to_original("/nodes/0"), "/nodes/0");
+        let mut many = Pruner::default();
+        let list = serde_json::json!({"l": (0..10).collect::<Vec<_>>()});
+        for i in [0, 1, 4, 5, 6, 9] {
+            many.drop(&list, &format!("/l/{i}"));
+        }
+        let kept: Vec<String> = (0..4)
+            .map(|i| many.to_original(&format!("/l/{i}")))
+            .collect();
+        assert_eq!(kept, ["/l/2", "/l/3", "/l/7", "/l/8"]);
         let damage = p.damage();
         assert!(!damage.complete("/nodes"));
         assert!(damage.complete("/network/dns"));

@@ -136,8 +136,11 @@ pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
         &mut checked.diagnostics,
     );
     if let Some(loaded) = loaded {
-        let spans = loaded.renumbered.as_ref().unwrap_or(&checked.spans);
-        let found = checks::run_partial(&loaded.lab, spans, &loaded.damage);
+        // The checks name pointers into the pruned lab; the index reads them as the file's
+        // for as long as they run.
+        checked.spans.set_pruned(loaded.pruner.clone());
+        let found = checks::run_partial(&loaded.lab, &checked.spans, &loaded.damage);
+        checked.spans.set_pruned(None);
         checked.diagnostics.extend(found);
         if loaded.whole {
             checked.lab = Some(loaded.lab);
@@ -162,8 +165,9 @@ struct Loaded {
     /// False when parts were dropped.
     whole: bool,
     damage: damage::Damage,
-    /// The span index in the pruned lab's numbering, when dropping list elements changed it.
-    renumbered: Option<SpanIndex>,
+    /// How pointers into the pruned lab map to the file's, when dropping list elements
+    /// changed them.
+    pruner: Option<std::sync::Arc<damage::Pruner>>,
 }
 
 /// Serde errors the schema did not catch are dropped one at a time and the lab read again;
@@ -265,16 +269,11 @@ fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -
         }
     }
     let lab = lab?;
-    // The caller's index keeps the file's numbering (for users of `Checked::spans`); the
-    // checks get one in the pruned lab's.
-    let renumbered = pruner
-        .renumbers()
-        .then(|| index.renumbered(|pointer| pruner.to_pruned(pointer)));
     Some(Loaded {
         lab,
         whole,
         damage: pruner.damage(),
-        renumbered,
+        pruner: pruner.renumbers().then(|| std::sync::Arc::new(pruner)),
     })
 }
 
