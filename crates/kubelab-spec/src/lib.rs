@@ -3,11 +3,14 @@
 //!
 //! Data flows one way: bytes → [`yaml`] tree with spans → structural check against the
 //! schema derived from [`model`] → typed [`Lab`] → semantic [`checks`]. Each stage reports
-//! [`Diagnostic`]s; the first stage that fails stops the pipeline, so later stages can trust
-//! their input.
+//! [`Diagnostic`]s. A file that cannot be parsed as YAML, or is not a lab, stops there; a lab
+//! with structural mistakes is loaded leniently ([`damage`]): the wrong parts are dropped,
+//! and the semantic checks run on the rest and are told what was dropped, so one report shows
+//! every problem without inventing any.
 
 pub mod budget;
 pub mod checks;
+pub mod damage;
 pub mod diagnostic;
 pub mod examples;
 pub mod generate;
@@ -36,7 +39,9 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Checked {
     pub source: SourceFile,
-    /// The typed lab, when the file got far enough to be read as one.
+    /// The typed lab, when the file was read as one without structural errors. (A lab with
+    /// structural errors is still checked, with the wrong parts left out, but such a partial
+    /// lab is not handed out: summaries and renderers need the whole of it.)
     pub lab: Option<Lab>,
     pub spans: SpanIndex,
     /// Sorted by position.
@@ -125,15 +130,22 @@ pub fn check_bytes(name: &str, bytes: &[u8]) -> Checked {
         lab: None,
         diagnostics: Vec::new(),
     };
-    let lab = load(
+    let loaded = load(
         &checked.source,
         &mut checked.spans,
         &mut checked.diagnostics,
     );
-    if let Some(lab) = &lab {
-        checked.diagnostics.extend(checks::run(lab, &checked.spans));
+    if let Some(loaded) = loaded {
+        // The checks name pointers into the pruned lab; the index reads them as the file's
+        // for as long as they run.
+        checked.spans.set_pruned(loaded.pruner.clone());
+        let found = checks::run_partial(&loaded.lab, &checked.spans, &loaded.damage);
+        checked.spans.set_pruned(None);
+        checked.diagnostics.extend(found);
+        if loaded.whole {
+            checked.lab = Some(loaded.lab);
+        }
     }
-    checked.lab = lab;
     diagnostic::sort_by_position(&mut checked.diagnostics);
     checked
 }
@@ -147,9 +159,23 @@ fn whole_file_problem(name: String, diagnostic: Diagnostic) -> Checked {
     }
 }
 
-/// Parse, identify, validate structure, deserialize. Returns the lab when the file is
-/// structurally sound.
-fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -> Option<Lab> {
+/// A lab as far as it could be read.
+struct Loaded {
+    lab: Lab,
+    /// False when parts were dropped.
+    whole: bool,
+    damage: damage::Damage,
+    /// How pointers into the pruned lab map to the file's, when dropping list elements
+    /// changed them.
+    pruner: Option<std::sync::Arc<damage::Pruner>>,
+}
+
+/// Serde errors the schema did not catch are dropped one at a time and the lab read again;
+/// past this many the file is too broken to be worth it.
+const MAX_REREADS: usize = 32;
+
+/// Parse, identify, validate structure, deserialize what is sound.
+fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -> Option<Loaded> {
     let parsed = match yaml::parse(source, yaml::Limits::default()) {
         Ok(p) => p,
         Err(d) => {
@@ -181,31 +207,74 @@ fn load(source: &SourceFile, spans: &mut SpanIndex, out: &mut Vec<Diagnostic>) -
         return None;
     }
     let json = yaml::to_json(&root, spans);
+    drop(root);
+    let index: &SpanIndex = spans;
+    // Duplicate keys are errors, but the first occurrence is what the lab holds: checking
+    // goes on.
+    let mut whole = duplicates.iter().all(|d| !d.is_error());
     out.extend(duplicates);
-    let structural = schema::check_structure(&json, spans);
-    let had_structural = !structural.is_empty();
-    out.extend(structural);
-    if had_structural || out.iter().any(Diagnostic::is_error) {
-        return None;
-    }
-    match serde_path_to_error::deserialize::<_, Lab>(&json) {
-        Ok(lab) => Some(lab),
-        Err(e) => {
-            let pointer = serde_pointer(e.path());
-            out.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!(
-                        "{} is invalid: {}",
-                        schema::describe_pointer(&pointer),
-                        e.inner()
-                    ),
-                )
-                .with_label_opt(spans.nearest(&pointer), "invalid value"),
-            );
-            None
+    let structural = schema::check_structure(&json, index);
+    whole &= structural.diagnostics.is_empty();
+    out.extend(structural.diagnostics);
+    let mut pruner = damage::Pruner::default();
+    for problem in &structural.problems {
+        match &problem.kind {
+            schema::ProblemKind::UnknownField { meant } => {
+                pruner.remove_unknown_field(&problem.pointer);
+                if let (Some(meant), Some((parent, _))) = (meant, problem.pointer.rsplit_once('/'))
+                {
+                    pruner.mark_meant(&format!("{parent}/{}", yaml::escape_pointer(meant)));
+                }
+            }
+            schema::ProblemKind::Missing { .. } | schema::ProblemKind::Invalid => {
+                pruner.drop(&json, &problem.pointer)
+            }
         }
     }
+    let mut lab = None;
+    for _ in 0..MAX_REREADS {
+        if pruner.fatal {
+            break;
+        }
+        let result = if pruner.is_empty() {
+            serde_path_to_error::deserialize::<_, Lab>(&json)
+        } else {
+            serde_path_to_error::deserialize::<_, Lab>(&pruner.apply(&json))
+        };
+        match result {
+            Ok(read) => {
+                lab = Some(read);
+                break;
+            }
+            Err(e) => {
+                whole = false;
+                let pointer = pruner.to_original(&serde_pointer(e.path()));
+                out.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!(
+                            "{} is invalid: {}",
+                            schema::describe(&json, &pointer),
+                            e.inner()
+                        ),
+                    )
+                    .with_label_opt(index.nearest(&pointer), "invalid value"),
+                );
+                let before = pruner.changes();
+                pruner.drop(&json, &pointer);
+                if pruner.changes() == before {
+                    break;
+                }
+            }
+        }
+    }
+    let lab = lab?;
+    Some(Loaded {
+        lab,
+        whole,
+        damage: pruner.damage(),
+        pruner: pruner.renumbers().then(|| std::sync::Arc::new(pruner)),
+    })
 }
 
 /// Makes sure the document is a kubelab Lab before checking it as one, so that feeding a

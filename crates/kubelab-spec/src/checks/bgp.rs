@@ -17,7 +17,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     let Some(bgp) = lab.bgp.as_ref().filter(|b| b.enabled) else {
-        if !lab.load_balancer.pools.is_empty() && lab.bgp.is_none() {
+        if !lab.load_balancer.pools.is_empty() && lab.bgp.is_none() && ctx.known("/bgp") {
             out.push(
                 Diagnostic::warning(
                     "pools-without-bgp",
@@ -31,6 +31,9 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     };
     asn(ctx, out, bgp.asn, "/bgp/asn", "the cluster");
     let Some(router) = &lab.router else {
+        if !ctx.known("/router") {
+            return;
+        }
         out.push(
             Diagnostic::error("bgp-without-router", "BGP is enabled but there is no `router` to peer with")
                 .with_label_opt(ctx.key("/bgp"), "BGP enabled")
@@ -46,8 +49,12 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .with_help("iBGP works (the router needs `maximum-paths ibgp` for ECMP); a distinct private ASN such as 64513 with eBGP is simpler"),
         );
     }
+    // Names are looked up in a set: a speaker list as long as the node list stays linear.
+    let node_names: std::collections::HashSet<&str> =
+        lab.nodes.iter().map(|n| n.name.as_str()).collect();
+    let all_nodes = ctx.complete("/nodes");
     for (i, name) in bgp.speakers.nodes.iter().enumerate() {
-        if !lab.nodes.iter().any(|n| &n.name == name) {
+        if all_nodes && !node_names.contains(name.as_str()) {
             let known: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
             let hint = crate::schema::closest(name, &known)
                 .map(|s| format!("did you mean `{s}`?"))
@@ -63,7 +70,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     let speakers = lab.bgp_speakers();
-    if speakers.is_empty() {
+    if speakers.is_empty() && all_nodes && ctx.known("/bgp/speakers") {
         out.push(
             Diagnostic::error(
                 "no-bgp-speakers",

@@ -8,6 +8,10 @@ use crate::quantity::format_bytes;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let cap = &ctx.lab.capacity;
+    // Overheads dropped for a structural error read as the defaults: no verdict on them.
+    if !ctx.known("/capacity") {
+        return;
+    }
     let mut all_valid = true;
     for (field, q) in [
         ("controlPlaneOverhead", &cap.control_plane_overhead),
@@ -27,8 +31,11 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     }
     let low = cap.low_memory_warning.value().unwrap_or(0.0);
+    // Budgets come one per node whose memory parses, in node order: walk both together
+    // (looking each node up by name made this quadratic in the node count).
+    let mut nodes = ctx.lab.nodes.iter().enumerate();
     for budget in node_budgets(ctx.lab) {
-        let Some(i) = ctx.lab.nodes.iter().position(|n| n.name == budget.node) else {
+        let Some((i, _)) = nodes.find(|(_, n)| n.name == budget.node) else {
             continue;
         };
         let span = ctx.at_node(i, "memory");

@@ -7,8 +7,10 @@ use crate::model::Board;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     for (i, node) in ctx.lab.nodes.iter().enumerate() {
+        // A board dropped for a structural error reads as the default board.
+        let board_known = ctx.known(&format!("/nodes/{i}/board"));
         if let Some(arch) = node.arch {
-            if arch != node.board.arch() {
+            if arch != node.board.arch() && board_known {
                 out.push(
                     Diagnostic::error(
                         "board-arch-mismatch",
@@ -73,6 +75,9 @@ pub(super) fn invalid_quantity(span: Option<crate::ByteSpan>, text: &str) -> Dia
 fn install_disk(ctx: &Context, out: &mut Vec<Diagnostic>, i: usize) {
     let node = &ctx.lab.nodes[i];
     let install = &node.install;
+    if !ctx.known(&format!("/nodes/{i}/install")) {
+        return;
+    }
     match (&install.disk, &install.disk_selector) {
         (Some(_), Some(_)) => out.push(
             Diagnostic::error(

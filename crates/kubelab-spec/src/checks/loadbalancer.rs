@@ -7,6 +7,9 @@ use crate::diagnostic::Diagnostic;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let lb = &ctx.lab.load_balancer;
+    // A pool dropped for a structural error may be the one a Service names or holds its
+    // address: judge references and sizes only against every pool.
+    let all_pools = ctx.complete("/loadBalancer/pools");
     let pools: Vec<String> = lb.pools.iter().map(|p| p.name.clone()).collect();
     let mut per_pool: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut unassigned = 0u64;
@@ -19,6 +22,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                     per_pool.entry(pool.name.as_str()).or_default().push(i);
                     Some(pool)
                 }
+                None if !all_pools => None,
                 None => {
                     let help = crate::schema::closest(name, &pools)
                         .map(|s| format!("did you mean `{s}`?"))
@@ -47,7 +51,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 Some(p) => p.contains(ip),
                 None => lb.pools.iter().any(|p| p.contains(ip)),
             };
-            if !inside {
+            if !inside && all_pools {
                 out.push(
                     Diagnostic::error("ip-outside-pool", format!("Service `{}/{}` asks for {ip}, which no pool{} holds", service.namespace, service.name, pool.map(|p| format!(" (`{}`)", p.name)).unwrap_or_default()))
                         .with_label_opt(at("ip"), "not in a pool")
@@ -68,7 +72,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     for (p, pool) in lb.pools.iter().enumerate() {
         let wanted = per_pool.get(pool.name.as_str()).map_or(0, Vec::len) as u64;
-        if wanted > pool.size() {
+        if wanted > pool.size() && ctx.known(&format!("/loadBalancer/pools/{p}/blocks")) {
             out.push(
                 Diagnostic::error("pool-too-small", format!("pool `{}` has {} addresses but {wanted} Services need one", pool.name, pool.size()))
                     .with_label_opt(ctx.at(&format!("/loadBalancer/pools/{p}/blocks")), "too few addresses")
@@ -78,7 +82,8 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     let total: u64 = lb.pools.iter().map(|p| p.size()).sum();
     let assigned: u64 = per_pool.values().map(|v| v.len() as u64).sum();
-    if !lb.services.is_empty() && unassigned + assigned > total {
+    if !lb.services.is_empty() && unassigned + assigned > total && ctx.known("/loadBalancer/pools")
+    {
         out.push(
             Diagnostic::error(
                 "pools-too-small",
@@ -94,7 +99,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             .with_help("add addresses to the pools; the extra Services would stay <pending>"),
         );
     }
-    if !lb.services.is_empty() && lb.pools.is_empty() {
+    if !lb.services.is_empty() && lb.pools.is_empty() && all_pools {
         out.push(
             Diagnostic::error(
                 "no-pools",

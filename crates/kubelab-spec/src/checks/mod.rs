@@ -10,21 +10,36 @@ mod names;
 mod patches;
 mod security;
 mod storage;
+mod timing;
 mod topology;
 mod versions;
 
+use crate::damage::Damage;
 use crate::diagnostic::Diagnostic;
 use crate::model::Lab;
 use crate::source::ByteSpan;
 use crate::spans::SpanIndex;
 
-/// What every check gets: the lab and where its parts are in the file.
+/// What every check gets: the lab, where its parts are in the file, and which parts were
+/// dropped for structural errors.
 pub struct Context<'a> {
     pub lab: &'a Lab,
     pub spans: &'a SpanIndex,
+    pub damage: &'a Damage,
 }
 
 impl Context<'_> {
+    /// False when the file's value at `pointer` could not be read (the lab holds a default
+    /// or a partial value there): a check must not judge it, or its absence.
+    pub fn known(&self, pointer: &str) -> bool {
+        !self.damage.unknown(pointer)
+    }
+
+    /// True when the list at `pointer` holds every element the file has.
+    pub fn complete(&self, pointer: &str) -> bool {
+        self.damage.complete(pointer)
+    }
+
     /// Span of the value at `pointer`, or of the nearest enclosing value present in the file.
     pub fn at(&self, pointer: &str) -> Option<ByteSpan> {
         self.spans.nearest(pointer)
@@ -42,7 +57,12 @@ impl Context<'_> {
 }
 
 pub fn run(lab: &Lab, spans: &SpanIndex) -> Vec<Diagnostic> {
-    let ctx = Context { lab, spans };
+    run_partial(lab, spans, &Damage::default())
+}
+
+/// The checks on a lab with parts dropped (see [`crate::damage`]).
+pub fn run_partial(lab: &Lab, spans: &SpanIndex, damage: &Damage) -> Vec<Diagnostic> {
+    let ctx = Context { lab, spans, damage };
     let mut out = Vec::new();
     names::check(&ctx, &mut out);
     topology::check(&ctx, &mut out);
@@ -55,6 +75,7 @@ pub fn run(lab: &Lab, spans: &SpanIndex) -> Vec<Diagnostic> {
     storage::check(&ctx, &mut out);
     security::check(&ctx, &mut out);
     patches::check(&ctx, &mut out);
+    timing::check(&ctx, &mut out);
     out
 }
 

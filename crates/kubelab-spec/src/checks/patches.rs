@@ -38,6 +38,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
 
 fn check_patch(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, patch: &TalosPatch) {
     match (&patch.json_patch, &patch.strategic_merge) {
+        (Some(_), Some(_)) | (None, None) if !ctx.known(pointer) => {}
         (Some(_), Some(_)) | (None, None) => out.push(
             Diagnostic::error("patch-shape", "a patch needs exactly one of `jsonPatch` or `strategicMerge`")
                 .with_label_opt(ctx.at(pointer), "this patch")

@@ -26,9 +26,12 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .with_help("`restricted` requires non-root, no privilege escalation, dropped capabilities and a seccomp profile"),
         );
     }
-    let namespaces: Vec<&str> = sec.namespaces.iter().map(|n| n.name.as_str()).collect();
+    // Sets, so that long lists stay linear.
+    let namespaces: std::collections::HashSet<&str> =
+        sec.namespaces.iter().map(|n| n.name.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
     for (i, ns) in sec.namespaces.iter().enumerate() {
-        if namespaces[..i].contains(&ns.name.as_str()) {
+        if !seen.insert(ns.name.as_str()) {
             out.push(
                 Diagnostic::error(
                     "duplicate-namespace",
@@ -52,7 +55,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         }
         for (r, rule) in ns.allow.iter().enumerate() {
             let pointer = format!("/security/namespaces/{i}/allow/{r}");
-            if rule.from.is_none() && rule.to.is_none() {
+            if rule.from.is_none() && rule.to.is_none() && ctx.known(&pointer) {
                 out.push(
                     Diagnostic::error(
                         "allow-without-peer",
@@ -78,7 +81,8 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     for (i, subject) in sec.rbac.iter().enumerate() {
         let pointer = format!("/security/rbac/{i}");
-        if !namespaces.contains(&subject.namespace.as_str()) {
+        if !namespaces.contains(&subject.namespace.as_str()) && ctx.complete("/security/namespaces")
+        {
             out.push(
                 Diagnostic::warning(
                     "rbac-unknown-namespace",

@@ -17,7 +17,11 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    if local.enabled && !lab.nodes.iter().any(|n| n.local_storage) {
+    // A node dropped for a structural error, or one whose `localStorage` could not be read,
+    // may be the one that offers storage.
+    let storage_nodes_known = ctx.complete("/nodes")
+        && (0..lab.nodes.len()).all(|i| ctx.known(&format!("/nodes/{i}/localStorage")));
+    if local.enabled && storage_nodes_known && !lab.nodes.iter().any(|n| n.local_storage) {
         out.push(
             Diagnostic::warning("local-path-without-nodes", "local-path is enabled but no node offers local storage")
                 .with_label_opt(ctx.key("/storage/localPath").or(ctx.key("/nodes")), "no node has `localStorage: true`")
@@ -37,6 +41,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
         .flat_map(|n| n.exports.iter().map(|e| e.name.clone()))
         .collect();
     if let Some(nas) = &lab.nas {
+        let mut seen = std::collections::HashSet::new();
         for (i, export) in nas.exports.iter().enumerate() {
             let at = |f: &str| ctx.at(&format!("/nas/exports/{i}/{f}"));
             if !export.path.starts_with('/') {
@@ -47,6 +52,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 );
             }
             match export.capacity.value() {
+                None if !ctx.known("/backup/etcd/export") => {}
                 None => out.push(invalid_quantity(at("capacity"), export.capacity.as_str())),
                 Some(v) if v <= 0.0 => out.push(
                     Diagnostic::error("invalid-quantity", "an export's capacity must be positive")
@@ -54,7 +60,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 ),
                 Some(_) => {}
             }
-            if nas.exports[..i].iter().any(|e| e.name == export.name) {
+            if !seen.insert(export.name.as_str()) {
                 out.push(
                     Diagnostic::error(
                         "duplicate-export",
@@ -75,7 +81,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             &export_names,
         );
     }
-    if lab.storage.nfs_csi.enabled && lab.storage.nfs_csi.export.is_none() {
+    if lab.storage.nfs_csi.enabled
+        && lab.storage.nfs_csi.export.is_none()
+        && ctx.known("/storage/nfsCsi/export")
+    {
         out.push(
             Diagnostic::error(
                 "nfs-csi-without-export",
@@ -89,6 +98,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     if etcd.enabled {
         match &etcd.export {
             Some(_) => reference(ctx, out, etcd.export.as_ref(), "/backup/etcd/export", &export_names),
+            None if !ctx.known("/backup/etcd/export") => {}
             None => out.push(
                 Diagnostic::warning("etcd-backup-nowhere", "etcd snapshots are enabled but have no `export` to go to")
                     .with_label_opt(ctx.key("/backup/etcd").or(ctx.key("/backup")), "no target")
@@ -96,7 +106,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             ),
         }
     }
-    if lab.backup.velero.enabled && lab.nas.as_ref().and_then(|n| n.s3.as_ref()).is_none() {
+    if lab.backup.velero.enabled
+        && lab.nas.as_ref().and_then(|n| n.s3.as_ref()).is_none()
+        && ctx.known("/nas/s3")
+    {
         out.push(
             Diagnostic::error("velero-without-s3", "Velero is enabled but the NAS has no S3 endpoint")
                 .with_label_opt(ctx.key("/backup/velero"), "needs object storage")
@@ -140,7 +153,8 @@ fn reference(
     exports: &[String],
 ) {
     let Some(name) = name else { return };
-    if exports.contains(name) {
+    // An export dropped for a structural error may be the one named.
+    if exports.contains(name) || !ctx.complete("/nas/exports") {
         return;
     }
     let help = match crate::schema::closest(name, exports) {

@@ -5,6 +5,10 @@ use crate::diagnostic::Diagnostic;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let lab = ctx.lab;
+    // Counting needs every node: one dropped for a structural error may be a control plane.
+    if !ctx.complete("/nodes") {
+        return;
+    }
     let control_planes: Vec<usize> = lab.control_planes().map(|(i, _)| i).collect();
     let count = control_planes.len();
     let nodes_span = ctx.key("/nodes");

@@ -7,6 +7,11 @@ use crate::versions::{cilium_release, minor_text, talos_release, CILIUM_RELEASES
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let v = &ctx.lab.versions;
+    // A version dropped for a structural error reads as the default, which would be judged
+    // against the others as if the user had chosen it.
+    if !ctx.known("/versions") {
+        return;
+    }
     let k8s = v.kubernetes.minor_pair();
     match talos_release(&v.talos) {
         None => {

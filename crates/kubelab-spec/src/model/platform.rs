@@ -154,7 +154,8 @@ pub struct PolicyRule {
 pub struct Monitoring {
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// How long Prometheus keeps metrics.
+    /// How long Prometheus keeps metrics: a Prometheus duration such as `15d` or `4w` (units
+    /// y, w, d, h, m, s, ms, largest first).
     #[serde(default = "default_retention")]
     pub retention: String,
     /// Prometheus volume size (on local-path).
@@ -216,7 +217,8 @@ pub struct Backup {
 pub struct EtcdBackup {
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Cron schedule.
+    /// When snapshots are taken: a cron schedule as a Kubernetes CronJob takes it, five
+    /// fields (`0 */6 * * *`) or a macro such as `@daily`.
     #[serde(default = "default_etcd_schedule")]
     pub schedule: String,
     /// Snapshots to keep.
@@ -253,10 +255,12 @@ fn default_etcd_retain() -> u32 {
 pub struct VeleroBackup {
     #[serde(default)]
     pub enabled: bool,
-    /// Cron schedule.
+    /// When backups run: a cron schedule, five fields (`0 3 * * *`) or a macro such as
+    /// `@daily`.
     #[serde(default = "default_velero_schedule")]
     pub schedule: String,
-    /// How long backups are kept (a Go duration such as `720h`).
+    /// How long backups are kept: a Go duration such as `720h` (Go has no day unit: 30 days
+    /// is `720h`).
     #[serde(default = "default_velero_ttl")]
     pub ttl: String,
     /// Namespaces to back up; empty means all.
@@ -305,7 +309,7 @@ pub struct Flux {
     /// Folder in the repository that holds this cluster's tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// How often Flux reconciles (a Go duration).
+    /// How often Flux reconciles: a duration such as `10m` or `1h30m` (units h, m, s, ms).
     #[serde(default = "default_interval")]
     pub interval: String,
 }
