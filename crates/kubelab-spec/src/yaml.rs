@@ -594,7 +594,9 @@ pub(crate) fn resolve_plain_scalar(text: &str) -> Value {
 
 /// Splits Go's base prefix off an unsigned digit string (`strconv.ParseInt` with base 0).
 fn go_radix(digits: &str) -> Option<(u32, &str)> {
-    let lower = |p: &str| digits.len() > 2 && digits[..2].eq_ignore_ascii_case(p);
+    // Compared as bytes: the text may start with a multi-byte character.
+    let lower =
+        |p: &str| digits.len() > 2 && digits.as_bytes()[..2].eq_ignore_ascii_case(p.as_bytes());
     Some(if lower("0x") {
         (16, &digits[2..])
     } else if lower("0o") {

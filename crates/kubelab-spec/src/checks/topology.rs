@@ -18,7 +18,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 .with_label_opt(nodes_span, "no node has `role: controlplane`")
                 .with_help("give one or three nodes `role: controlplane`"),
         );
-    } else if count % 2 == 0 {
+    } else if count.is_multiple_of(2) {
         let mut d = Diagnostic::error(
             "even-control-planes",
             format!("{count} control planes: etcd needs an odd number"),
