@@ -77,7 +77,7 @@ fn stack_values(lab: &Lab) -> Value {
             "serviceMonitor": { "https": true, "insecureSkipVerify": true },
         })
     };
-    json!({
+    let mut values = json!({
         "kubeProxy": { "enabled": false },
         "defaultRules": { "rules": { "kubeProxy": false } },
         "kubeControllerManager": https_component(10257),
@@ -94,18 +94,23 @@ fn stack_values(lab: &Lab) -> Value {
                 "serviceMonitorSelectorNilUsesHelmValues": false,
                 "podMonitorSelectorNilUsesHelmValues": false,
                 "ruleSelectorNilUsesHelmValues": false,
-                "storageSpec": {
-                    "volumeClaimTemplate": {
-                        "spec": {
-                            "storageClassName": lab.storage.local_path.storage_class,
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": { "requests": { "storage": lab.monitoring.storage.as_str() } },
-                        }
-                    }
-                },
             }
         },
-    })
+    });
+    // Only a class the cluster has: a claim on a missing one stays Pending, and Prometheus
+    // with it. With none, the chart's default (an emptyDir) keeps Prometheus running.
+    if let Some(class) = lab.prometheus_storage_class() {
+        values["prometheus"]["prometheusSpec"]["storageSpec"] = json!({
+            "volumeClaimTemplate": {
+                "spec": {
+                    "storageClassName": class,
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": { "requests": { "storage": lab.monitoring.storage.as_str() } },
+                }
+            }
+        });
+    }
+    values
 }
 
 #[derive(Serialize)]

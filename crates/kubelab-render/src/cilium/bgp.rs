@@ -30,6 +30,13 @@ const NAME: &str = "kubelab";
 /// The label that ties the peer config's families to the advertisement.
 const ADVERTISE_LABEL: (&str, &str) = ("kubelab.dev/advertise", "bgp");
 
+/// How long the router keeps a restarting agent's routes: longer than an agent takes to start
+/// (Cilium's documentation asks for that), and Cilium's default.
+pub const GRACEFUL_RESTART_SECONDS: i32 = 120;
+
+/// Seconds between a speaker's attempts to reach the router.
+pub const CONNECT_RETRY_SECONDS: i32 = 5;
+
 /// TTL for eBGP sessions with a router that is not on the node subnet.
 pub const MULTIHOP_TTL: i32 = 4;
 
@@ -92,11 +99,13 @@ pub fn bgp_objects(
             timers: Some(CiliumBgpPeerConfigTimers {
                 hold_time_seconds: Some(hold),
                 keep_alive_time_seconds: Some((hold / 3).max(1)),
-                ..CiliumBgpPeerConfigTimers::default()
+                // Cilium's speakers only dial out; after a router restart or a link outage they
+                // should be back in seconds, not after the 120 s default.
+                connect_retry_time_seconds: Some(CONNECT_RETRY_SECONDS),
             }),
             graceful_restart: Some(CiliumBgpPeerConfigGracefulRestart {
                 enabled: bgp.graceful_restart,
-                restart_time_seconds: bgp.graceful_restart.then_some(120),
+                restart_time_seconds: bgp.graceful_restart.then_some(GRACEFUL_RESTART_SECONDS),
             }),
             // A router off the node subnet is more than one hop away: eBGP then needs multihop.
             ebgp_multihop: router_is_remote(lab).then_some(MULTIHOP_TTL),
