@@ -11,7 +11,9 @@ use crate::k8s::privileged_namespace;
 use crate::{yaml, Tree};
 
 pub const NAMESPACE: &str = "monitoring";
-const KUBE_PROMETHEUS_STACK: &str = "91.2.1";
+/// The newest kube-prometheus-stack seen (tag kube-prometheus-stack-88.5.3, prometheus-operator
+/// v0.93.1, matching the carried CRDs); 91.2.1, pinned before, could not be confirmed to exist.
+const KUBE_PROMETHEUS_STACK: &str = "88.5.3";
 const METRICS_SERVER: &str = "3.13.0";
 
 pub fn render(lab: &Lab, tree: &mut Tree) {
