@@ -179,6 +179,9 @@ fn readme(lab: &Lab, folders: &[Folder]) -> String {
          | `router/` | the router's BGP configuration and where it goes |\n",
         name = lab.metadata.name
     );
+    if crate::router::authenticated(lab) {
+        out.push_str("| `cluster-secrets/` | the Secret with the BGP session password (private, git-ignored): `kubectl apply -f cluster-secrets/` once the cluster is up |\n");
+    }
     if lab.gitops.flux.is_some() {
         out.push_str("| `cluster/flux-system/` | Flux's source and one Kustomization per folder below, in order |\n");
     }

@@ -205,9 +205,20 @@ fn gobgp_toml(lab: &Lab, node_ip: &str) -> String {
         .graceful_restart
         .as_ref()
         .expect("graceful restart is rendered");
+    // Cilium reads the password from the Secret the peer config names; kubelab renders it.
+    let auth = match &peer.spec.auth_secret_ref {
+        Some(_) => {
+            let secret = cilium::auth_secret(lab).expect("the Secret the peer config names");
+            format!(
+                "    auth-password = \"{}\"\n",
+                secret.string_data.unwrap()["password"]
+            )
+        }
+        None => String::new(),
+    };
     let mut t = format!(
         "[global.config]\n  as = {}\n  router-id = \"{node_ip}\"\n  port = -1\n\
-         [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{}\"\n    peer-as = {}\n\
+         [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{}\"\n    peer-as = {}\n{auth}\
          [neighbors.timers.config]\n    hold-time = {}\n    keepalive-interval = {}\n    connect-retry = {}\n",
         instance.local_asn.unwrap(),
         router.peer_address.as_ref().unwrap(),
@@ -260,7 +271,13 @@ fn router_drops_a_dead_node_within_the_documented_failover_time_and_keeps_a_rest
             "{program} is missing: apt-get install frr gobgpd"
         );
     }
-    let lab = lab(examples::HOMELAB);
+    // With a session password, so the sessions only come up if both sides agree on it too.
+    let mut lab = lab(&examples::HOMELAB.replace(
+        "  asn: 64513\n",
+        "  asn: 64513\n  passwordEnv: KUBELAB_BGP_PASSWORD\n",
+    ));
+    lab.bgp.as_mut().unwrap().password =
+        Some(kubelab_spec::model::BgpPassword("failover-test-pw".into()));
     let frr = router::frr_conf(&lab).expect("frr.conf");
     let bound = Duration::from_secs(u64::from(router::failover_seconds(&lab)));
     let readme = router::readme(&lab).unwrap();

@@ -257,3 +257,58 @@ fn dhcp_speakers_peer_through_a_listen_range() {
     let conf = router::frr_conf(&self::lab(examples::HOMELAB)).unwrap();
     assert!(!conf.contains("listen range"));
 }
+
+/// TCP-MD5: the same password on both sides, and only in files that stay out of Git.
+#[test]
+fn a_session_password_is_rendered_on_both_sides_and_kept_private() {
+    let mut with = lab(&examples::HOMELAB.replace(
+        "  asn: 64513\n",
+        "  asn: 64513\n  passwordEnv: KUBELAB_BGP_PASSWORD\n",
+    ));
+    with.bgp.as_mut().unwrap().password =
+        Some(kubelab_spec::model::BgpPassword("s3cret-pw".into()));
+    let conf = router::frr_conf(&with).unwrap();
+    assert!(
+        conf.contains(" neighbor KUBELAB password s3cret-pw\n"),
+        "{conf}"
+    );
+    let (_, peer, _) = cilium::bgp_objects(&with).unwrap();
+    assert_eq!(
+        peer.spec.auth_secret_ref.as_deref(),
+        Some(cilium::AUTH_SECRET)
+    );
+    let secret = cilium::auth_secret(&with).unwrap();
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("kube-system"));
+    assert_eq!(secret.string_data.unwrap()["password"], "s3cret-pw");
+    assert!(
+        !format!("{with:?}").contains("s3cret-pw"),
+        "Debug shows the password"
+    );
+
+    let secrets =
+        kubelab_pki::SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml"))
+            .unwrap();
+    let tree = kubelab_render::render(&with, &secrets).unwrap();
+    for (path, file) in &tree.files {
+        if file.contents.contains("s3cret-pw") {
+            assert!(file.private, "{path} holds the password but is not private");
+            assert!(tree.files[".gitignore"]
+                .contents
+                .contains(&format!("/{path}\n")));
+        }
+    }
+    assert!(tree.files[kubelab_render::BGP_AUTH_SECRET_FILE].private);
+    assert!(tree.files["router/README.md"]
+        .contents
+        .contains("## Session password"));
+
+    // Without one: nothing about passwords, and frr.conf is an ordinary file.
+    let without = lab(examples::HOMELAB);
+    assert!(!router::frr_conf(&without).unwrap().contains("password"));
+    assert!(cilium::auth_secret(&without).is_none());
+    let tree = kubelab_render::render(&without, &secrets).unwrap();
+    assert!(!tree.files["router/frr.conf"].private);
+    assert!(!tree
+        .files
+        .contains_key(kubelab_render::BGP_AUTH_SECRET_FILE));
+}

@@ -63,6 +63,13 @@ pub fn failover_seconds(lab: &Lab) -> u32 {
     lab.bgp.as_ref().map_or(0, |b| b.hold_time_seconds) + 1
 }
 
+/// True when the BGP sessions carry a TCP-MD5 password.
+pub fn authenticated(lab: &Lab) -> bool {
+    lab.bgp
+        .as_ref()
+        .is_some_and(|b| b.enabled && b.password.is_some())
+}
+
 /// The first host address of the first LoadBalancer pool, to point at in examples and tests.
 pub fn first_pool_address(lab: &Lab) -> Option<Ipv4Addr> {
     let block = lab.load_balancer.pools.first()?.blocks.first()?;
@@ -125,6 +132,10 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
         " neighbor {PEER_GROUP} timers {keepalive} {}\n",
         bgp.hold_time_seconds
     ));
+    if let Some(password) = &bgp.password {
+        // TCP-MD5 (RFC 2385), the same password Cilium reads from its Secret.
+        c.push_str(&format!(" neighbor {PEER_GROUP} password {}\n", password.0));
+    }
     if crate::cilium::router_is_remote(lab) {
         c.push_str(&format!(
             " neighbor {PEER_GROUP} ebgp-multihop {}\n",

@@ -76,6 +76,17 @@ pub fn readme(lab: &Lab) -> Option<String> {
             failover = super::frr::failover_seconds(lab),
         ));
     }
+    if super::frr::authenticated(lab) {
+        out.push_str(
+            "## Session password\n\n\
+             The sessions are authenticated with TCP-MD5 (`neighbor ... password` in `frr.conf`, which\n\
+             is therefore private: mode 0600, git-ignored). On pfSense and OPNsense, put the same\n\
+             password in the peer group's (or each neighbor's) password field. The cluster side reads\n\
+             it from the Secret in `cluster-secrets/bgp-auth.yaml`: apply that with\n\
+             `kubectl apply -f cluster-secrets/bgp-auth.yaml` before the nodes peer. A mismatch shows\n\
+             as sessions stuck in Connect/Active and `dial: i/o timeout` in the Cilium agent's log.\n\n",
+        );
+    }
     out.push_str(match router.kind {
         RouterKind::Pfsense => PFSENSE,
         RouterKind::Opnsense => OPNSENSE,

@@ -30,6 +30,23 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             ),
         );
     }
+    if let Some(var) = &bgp.password_env {
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            out.push(
+                Diagnostic::error(
+                    "invalid-env-name",
+                    format!("`{var}` is not an environment variable name"),
+                )
+                .with_label_opt(ctx.at("/bgp/passwordEnv"), "letters, digits and _")
+                .with_help("name the variable that holds the password, e.g. KUBELAB_BGP_PASSWORD; the password itself never goes in lab.yaml"),
+            );
+        }
+    }
     if bgp.hold_time_seconds > SLOW_HOLD_SECONDS {
         out.push(
             Diagnostic::warning(
@@ -65,6 +82,32 @@ mod tests {
             lab.replace("  asn: 64513\n", "  asn: 64513\n  advertisePodCidr: true\n");
         assert!(!codes(&with_pod_cidr).contains(&"bgp-without-pools"));
         assert!(!codes(&homelab_with(|t| t)).contains(&"bgp-without-pools"));
+    }
+
+    #[test]
+    fn the_password_comes_from_a_named_environment_variable() {
+        let named = homelab_with(|t| {
+            t.replace(
+                "  asn: 64513\n",
+                "  asn: 64513\n  passwordEnv: KUBELAB_BGP_PASSWORD\n",
+            )
+        });
+        assert!(
+            !codes(&named).contains(&"invalid-env-name"),
+            "{:?}",
+            codes(&named)
+        );
+        let clear = homelab_with(|t| {
+            t.replace(
+                "  asn: 64513\n",
+                "  asn: 64513\n  passwordEnv: \"hunter2 in clear\"\n",
+            )
+        });
+        assert!(codes(&clear).contains(&"invalid-env-name"));
+        // A password written in lab.yaml is not a field at all.
+        let inline =
+            homelab_with(|t| t.replace("  asn: 64513\n", "  asn: 64513\n  password: hunter2\n"));
+        assert!(crate::check_bytes("lab.yaml", inline.as_bytes()).error_count() > 0);
     }
 
     #[test]

@@ -13,7 +13,8 @@ mod types;
 
 pub use capacity::Capacity;
 pub use network::{
-    Bgp, BgpSpeakers, LbBlock, LbPool, LbService, LoadBalancer, Network, Router, RouterKind,
+    Bgp, BgpPassword, BgpSpeakers, LbBlock, LbPool, LbService, LoadBalancer, Network, Router,
+    RouterKind,
 };
 pub use node::{
     Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect,

@@ -107,10 +107,30 @@ pub struct Bgp {
     /// Graceful restart keeps routes while a Cilium agent restarts.
     #[serde(default = "default_true")]
     pub graceful_restart: bool,
+    /// TCP-MD5 authentication of the BGP sessions (RFC 2385): the name of the environment
+    /// variable `kubelab render` reads the password from. The password never goes in lab.yaml;
+    /// the rendered files that hold it are private (mode 0600, git-ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The password itself, read from `passwordEnv` when rendering; never read from or written
+    /// to lab.yaml.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub password: Option<BgpPassword>,
     /// Equal-cost paths the router installs per LoadBalancer IP. Default: one per speaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_paths: Option<u8>,
+}
+
+/// A BGP password: `Debug` never shows it, so no diagnostic or log prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BgpPassword(pub String);
+
+impl std::fmt::Debug for BgpPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BgpPassword(…)")
+    }
 }
 
 fn default_true() -> bool {
