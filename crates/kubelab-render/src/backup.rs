@@ -24,7 +24,12 @@ use crate::{yaml, Tree};
 pub const VELERO_NAMESPACE: &str = "velero";
 /// The Secret (key `cloud`, AWS credentials-file format) the user creates for the S3 endpoint.
 pub const VELERO_CREDENTIALS: &str = "velero-s3";
-const VELERO_CHART: &str = "11.1.0";
+/// Chart 12.1.0 installs Velero 1.18.1 (its appVersion, seen at tag velero-12.1.0 of
+/// vmware-tanzu/helm-charts); its CRD-upgrade hook pulls kubectl from registry.k8s.io.
+const VELERO_CHART: &str = "12.1.0";
+/// The plugin line for Velero 1.18: the compatibility table on the plugin's release-1.14 branch
+/// pairs v1.14.x with Velero v1.18.x (v1.13.x goes with 1.17.x). Not confirmed: the stored copy
+/// of the plugin's repository ends at tag v1.14.0-rc.1, so the v1.14.0 image itself was not seen.
 const AWS_PLUGIN: &str = "velero/velero-plugin-for-aws:v1.14.0";
 
 pub fn render(lab: &Lab, tree: &mut Tree) {

@@ -179,6 +179,9 @@ fn readme(lab: &Lab, folders: &[Folder]) -> String {
          | `router/` | the router's BGP configuration and where it goes |\n",
         name = lab.metadata.name
     );
+    if crate::router::authenticated(lab) {
+        out.push_str("| `cluster-secrets/` | the Secret with the BGP session password (private, git-ignored): `kubectl apply -f cluster-secrets/` once the cluster is up |\n");
+    }
     if lab.gitops.flux.is_some() {
         out.push_str("| `cluster/flux-system/` | Flux's source and one Kustomization per folder below, in order |\n");
     }
@@ -192,6 +195,7 @@ fn readme(lab: &Lab, folders: &[Folder]) -> String {
          3. Wait for the cluster: `talosctl --talosconfig talos/talosconfig health`. Cilium installs itself at first boot\n   (the `cilium-install` Job on the control planes); nodes turn Ready when it runs.\n\
          4. Configure the router from `router/README.md`; `cilium bgp peers` shows the sessions.\n",
     );
+
     if lab.gitops.flux.is_some() {
         let path = repository_path(lab);
         out.push_str(&format!(
@@ -208,6 +212,19 @@ fn readme(lab: &Lab, folders: &[Folder]) -> String {
         out.push('\n');
     } else {
         out.push_str("5. Apply the folders of `cluster/` with `kubectl apply -R -f` in the order of the table above.\n\n");
+    }
+    let bgp = lab.bgp.as_ref().is_some_and(|b| b.enabled) && lab.router.is_some();
+    if bgp {
+        let seconds = crate::router::failover_seconds(lab);
+        out.push_str(&format!(
+            "## When a node fails\n\n\
+             - A node that loses power or its link: the router drops its next hop within {seconds} seconds\n  \
+             (`bgp.holdTimeSeconds` plus about a second), and its share of LoadBalancer connections\n  \
+             moves to the other BGP nodes. Connections that were open through it break.\n\
+             - A Cilium agent restart or upgrade: graceful restart keeps the node's routes for up to\n  \
+             {restart} seconds while the agent comes back; the datapath keeps forwarding, nothing moves.\n\n",
+            restart = crate::cilium::GRACEFUL_RESTART_SECONDS,
+        ));
     }
     out.push_str("## What the NAS must provide\n\n");
     if let Some(nas) = &lab.nas {

@@ -21,6 +21,9 @@ use kubelab_spec::Lab;
 
 /// Renders everything for a lab. The tree carries a .gitignore listing the files that hold key
 /// material, so committing the tree never commits a secret.
+/// The Secret with the BGP password, applied by hand (`kubectl apply -f`).
+pub const BGP_AUTH_SECRET_FILE: &str = "cluster-secrets/bgp-auth.yaml";
+
 pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     let mut tree = Tree::default();
     talos::render(lab, secrets, &mut tree)?;
@@ -31,7 +34,12 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
     backup::render(lab, &mut tree);
     gitops::render(lab, &mut tree);
     if let (Some(conf), Some(guide)) = (router::frr_conf(lab), router::readme(lab)) {
-        tree.add("router/frr.conf", conf);
+        if router::authenticated(lab) {
+            // Holds the BGP password.
+            tree.add_private("router/frr.conf", conf);
+        } else {
+            tree.add("router/frr.conf", conf);
+        }
         tree.add("router/README.md", guide);
     }
     // The picture of the lab, beside the files it explains (and for the repository's README).
@@ -39,6 +47,10 @@ pub fn render(lab: &Lab, secrets: &SecretsBundle) -> Result<Tree, RenderError> {
         "topology.svg",
         kubelab_diagram::topology(lab, kubelab_diagram::Format::Svg),
     );
+    if let Some(secret) = cilium::auth_secret(lab) {
+        // Not under cluster/: Flux applies that from Git, and this file stays out of Git.
+        tree.add_private(BGP_AUTH_SECRET_FILE, yaml::document(&secret));
+    }
     let mut ignore = String::from(
         "# Files with key material: kept out of Git. Regenerate with `kubelab render`.\n",
     );

@@ -11,7 +11,9 @@ use crate::k8s::privileged_namespace;
 use crate::{yaml, Tree};
 
 pub const NAMESPACE: &str = "monitoring";
-const KUBE_PROMETHEUS_STACK: &str = "91.2.1";
+/// The newest kube-prometheus-stack seen (tag kube-prometheus-stack-88.5.3, prometheus-operator
+/// v0.93.1, matching the carried CRDs); 91.2.1, pinned before, could not be confirmed to exist.
+const KUBE_PROMETHEUS_STACK: &str = "88.5.3";
 const METRICS_SERVER: &str = "3.13.0";
 
 pub fn render(lab: &Lab, tree: &mut Tree) {
@@ -77,7 +79,7 @@ fn stack_values(lab: &Lab) -> Value {
             "serviceMonitor": { "https": true, "insecureSkipVerify": true },
         })
     };
-    json!({
+    let mut values = json!({
         "kubeProxy": { "enabled": false },
         "defaultRules": { "rules": { "kubeProxy": false } },
         "kubeControllerManager": https_component(10257),
@@ -94,18 +96,23 @@ fn stack_values(lab: &Lab) -> Value {
                 "serviceMonitorSelectorNilUsesHelmValues": false,
                 "podMonitorSelectorNilUsesHelmValues": false,
                 "ruleSelectorNilUsesHelmValues": false,
-                "storageSpec": {
-                    "volumeClaimTemplate": {
-                        "spec": {
-                            "storageClassName": lab.storage.local_path.storage_class,
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": { "requests": { "storage": lab.monitoring.storage.as_str() } },
-                        }
-                    }
-                },
             }
         },
-    })
+    });
+    // Only a class the cluster has: a claim on a missing one stays Pending, and Prometheus
+    // with it. With none, the chart's default (an emptyDir) keeps Prometheus running.
+    if let Some(class) = lab.prometheus_storage_class() {
+        values["prometheus"]["prometheusSpec"]["storageSpec"] = json!({
+            "volumeClaimTemplate": {
+                "spec": {
+                    "storageClassName": class,
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": { "requests": { "storage": lab.monitoring.storage.as_str() } },
+                }
+            }
+        });
+    }
+    values
 }
 
 #[derive(Serialize)]

@@ -21,7 +21,8 @@ use crate::{yaml, Tree};
 
 pub const LOCAL_PATH_NAMESPACE: &str = "local-path-storage";
 /// Pinned in Talos's local-storage guide; the chart lives in the project's repository.
-const LOCAL_PATH_VERSION: &str = "v0.0.31";
+/// The newest release (tag and chart 0.0.37 seen in rancher/local-path-provisioner).
+const LOCAL_PATH_VERSION: &str = "v0.0.37";
 const LOCAL_PATH_PROVISIONER: &str = "rancher.io/local-path";
 /// The PVC the etcd snapshot job writes to.
 pub const ETCD_BACKUP_CLAIM: &str = "etcd-snapshots";

@@ -200,3 +200,115 @@ fn a_router_off_the_subnet_gets_multihop_on_both_sides() {
     let (_, peer, _) = cilium::bgp_objects(&self::lab(examples::HOMELAB)).unwrap();
     assert_eq!(peer.spec.ebgp_multihop, None);
 }
+
+/// Both sides must agree on the timers, and the router must not extend graceful restart over a
+/// hold-timer expiry (Cilium sets the notification bit): else a dead node keeps its routes for
+/// the hold time plus the restart time.
+#[test]
+fn failover_is_fast_and_both_sides_agree_on_it() {
+    let lab = lab(examples::HOMELAB);
+    let conf = router::frr_conf(&lab).unwrap();
+    let (_, peer, _) = cilium::bgp_objects(&lab).unwrap();
+    let timers = peer.spec.timers.as_ref().unwrap();
+    let (keepalive, hold) = (
+        timers.keep_alive_time_seconds.unwrap(),
+        timers.hold_time_seconds.unwrap(),
+    );
+    assert!(
+        hold <= 10,
+        "a dead node must go within seconds, hold is {hold}"
+    );
+    assert!(conf.contains(&format!(" neighbor KUBELAB timers {keepalive} {hold}\n")));
+    let gr = peer.spec.graceful_restart.as_ref().unwrap();
+    assert!(gr.enabled, "agent restarts keep their routes");
+    assert!(conf.contains(" bgp graceful-restart\n"));
+    assert!(conf.contains(" no bgp graceful-restart notification\n"));
+    assert_eq!(router::failover_seconds(&lab), hold as u32 + 1);
+    let readme = router::readme(&lab).unwrap();
+    assert!(readme.contains(&format!("within {} seconds", hold + 1)));
+    let secrets =
+        kubelab_pki::SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml"))
+            .unwrap();
+    let tree = kubelab_render::render(&lab, &secrets).unwrap();
+    assert!(tree.files["README.md"]
+        .contents
+        .contains(&format!("within {} seconds", hold + 1)));
+
+    // Without graceful restart there is nothing to tell apart.
+    let off =
+        self::lab(&examples::HOMELAB.replace("gracefulRestart: true", "gracefulRestart: false"));
+    assert!(!router::frr_conf(&off).unwrap().contains("graceful-restart"));
+}
+
+/// A DHCP speaker has no address to name: the router accepts it through a dynamic-neighbor range
+/// over the node subnet, in the same peer group, so it peers and counts for ECMP.
+#[test]
+fn dhcp_speakers_peer_through_a_listen_range() {
+    let text = examples::HOMELAB.replace("    ip: 10.10.0.23\n", "    dhcp: true\n");
+    let lab = lab(&text);
+    let conf = router::frr_conf(&lab).unwrap();
+    assert!(
+        conf.contains(" bgp listen range 10.10.0.0/24 peer-group KUBELAB\n"),
+        "{conf}"
+    );
+    assert!(conf.contains("  maximum-paths 3\n"));
+    assert!(router::readme(&lab).unwrap().contains("worker-03 (DHCP"));
+    // Static speakers only: no range, nothing but the named neighbors may peer.
+    let conf = router::frr_conf(&self::lab(examples::HOMELAB)).unwrap();
+    assert!(!conf.contains("listen range"));
+}
+
+/// TCP-MD5: the same password on both sides, and only in files that stay out of Git.
+#[test]
+fn a_session_password_is_rendered_on_both_sides_and_kept_private() {
+    let mut with = lab(&examples::HOMELAB.replace(
+        "  asn: 64513\n",
+        "  asn: 64513\n  passwordEnv: KUBELAB_BGP_PASSWORD\n",
+    ));
+    with.bgp.as_mut().unwrap().password =
+        Some(kubelab_spec::model::BgpPassword("s3cret-pw".into()));
+    let conf = router::frr_conf(&with).unwrap();
+    assert!(
+        conf.contains(" neighbor KUBELAB password s3cret-pw\n"),
+        "{conf}"
+    );
+    let (_, peer, _) = cilium::bgp_objects(&with).unwrap();
+    assert_eq!(
+        peer.spec.auth_secret_ref.as_deref(),
+        Some(cilium::AUTH_SECRET)
+    );
+    let secret = cilium::auth_secret(&with).unwrap();
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("kube-system"));
+    assert_eq!(secret.string_data.unwrap()["password"], "s3cret-pw");
+    assert!(
+        !format!("{with:?}").contains("s3cret-pw"),
+        "Debug shows the password"
+    );
+
+    let secrets =
+        kubelab_pki::SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml"))
+            .unwrap();
+    let tree = kubelab_render::render(&with, &secrets).unwrap();
+    for (path, file) in &tree.files {
+        if file.contents.contains("s3cret-pw") {
+            assert!(file.private, "{path} holds the password but is not private");
+            assert!(tree.files[".gitignore"]
+                .contents
+                .contains(&format!("/{path}\n")));
+        }
+    }
+    assert!(tree.files[kubelab_render::BGP_AUTH_SECRET_FILE].private);
+    assert!(tree.files["router/README.md"]
+        .contents
+        .contains("## Session password"));
+
+    // Without one: nothing about passwords, and frr.conf is an ordinary file.
+    let without = lab(examples::HOMELAB);
+    assert!(!router::frr_conf(&without).unwrap().contains("password"));
+    assert!(cilium::auth_secret(&without).is_none());
+    let tree = kubelab_render::render(&without, &secrets).unwrap();
+    assert!(!tree.files["router/frr.conf"].private);
+    assert!(!tree
+        .files
+        .contains_key(kubelab_render::BGP_AUTH_SECRET_FILE));
+}

@@ -317,3 +317,46 @@ fn flux_applies_folders_after_what_they_depend_on() {
     let readme = &t.files["README.md"].contents;
     assert!(readme.contains("talosctl apply-config --insecure") && readme.contains("velero-s3"));
 }
+
+/// Every `storageClassName` anywhere in the rendered tree (chart values included) names a
+/// StorageClass the tree creates or one lab.yaml declares; `""` is static binding.
+fn assert_storage_classes_exist(text: &str) {
+    let lab = lab(text);
+    let tree = tree(text);
+    let mut created: Vec<String> = lab.storage.existing_classes.clone();
+    for path in tree.files.keys().filter(|p| p.ends_with(".yaml")) {
+        if path.starts_with("talos/") || path.starts_with("image-factory/") {
+            continue;
+        }
+        for d in kind(&docs(&tree, path), "StorageClass") {
+            created.push(d["metadata"]["name"].as_str().unwrap().to_string());
+        }
+    }
+    for (path, file) in &tree.files {
+        for line in file.contents.lines() {
+            let Some((_, value)) = line.split_once("storageClassName:") else {
+                continue;
+            };
+            let name = value.trim().trim_matches('"');
+            assert!(
+                name.is_empty() || created.iter().any(|c| c == name),
+                "{path} asks for StorageClass `{name}`; the lab has {created:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_storage_class_a_rendered_object_names_exists() {
+    assert_storage_classes_exist(examples::HOMELAB);
+    // The minimal lab has no StorageClass: Prometheus must not ask for local-path.
+    assert_storage_classes_exist(examples::MINIMAL);
+    let declared = format!(
+        "{}\nmonitoring:\n  storageClass: ceph-rbd\n",
+        examples::MINIMAL.replace("storage:\n", "storage:\n  existingClasses: [ceph-rbd]\n")
+    );
+    assert_storage_classes_exist(&declared);
+    assert!(tree(&declared).files["cluster/monitoring/releases.yaml"]
+        .contents
+        .contains("storageClassName: ceph-rbd"));
+}

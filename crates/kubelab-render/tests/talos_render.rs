@@ -210,3 +210,27 @@ fn golden_homelab_tree() {
         );
     }
 }
+
+/// A NIC picked by MAC address gets kubelab's alias, never the kernel's name: Talos says a
+/// system interface name used as an alias may conflict with the interface itself.
+#[test]
+fn link_aliases_are_kubelabs_own_names() {
+    let text = kubelab_spec::examples::HOMELAB.replace(
+        "    interface: { name: end0 }\n    ip: 10.10.0.21\n",
+        "    interface: { name: end0, mac: \"DC:A6:32:00:00:21\" }\n    ip: 10.10.0.21\n",
+    );
+    let tree = kubelab_render::render(&lab(&text), &placeholder_secrets()).unwrap();
+    let docs = documents(&tree.files["talos/worker-01.yaml"].contents);
+    let alias = docs
+        .iter()
+        .find(|d| d["kind"] == "LinkAliasConfig")
+        .expect("an alias for the MAC");
+    assert_eq!(alias["name"], "lab0");
+    assert_eq!(
+        alias["selector"]["match"],
+        "mac(link.permanent_addr) == \"dc:a6:32:00:00:21\""
+    );
+    let link = docs.iter().find(|d| d["kind"] == "LinkConfig").unwrap();
+    assert_eq!(link["name"], "lab0", "the link config uses the alias");
+    assert!(docs.iter().all(|d| d["name"] != "end0"));
+}

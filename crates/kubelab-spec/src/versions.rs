@@ -67,6 +67,10 @@ pub const CILIUM_RELEASES: &[CiliumRelease] = &[
     },
 ];
 
+// Which pins were seen to exist (issue 13): Talos v1.13.10 and Kubernetes 1.36.x in public lab
+// repositories running them; cilium-cli v0.19.7's image in a public test. Cilium v1.20.3 was not
+// confirmed: the newest chart obtained is 1.20.0 (schemas/SOURCES.md, note D), and 1.20.3 was
+// only seen named in third-party notes.
 pub fn default_talos() -> Version {
     Version::new(1, 13, 10)
 }

@@ -250,3 +250,55 @@ fn render_never_makes_new_secrets_over_an_existing_tree() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_ne!(lab.read_tree(), tree, "rendered with the new secrets");
 }
+
+/// The BGP password comes only from the environment variable lab.yaml names, and lands only in
+/// private files.
+#[cfg(unix)]
+#[test]
+fn the_bgp_password_comes_from_the_environment_into_private_files_only() {
+    let lab = Lab::new("homelab");
+    let text = std::fs::read_to_string(lab.path("lab.yaml")).unwrap();
+    let text = text.replacen(
+        "  asn: 64513\n",
+        "  asn: 64513\n  passwordEnv: KUBELAB_TEST_BGP_PASSWORD\n",
+        1,
+    );
+    std::fs::write(lab.path("lab.yaml"), text).unwrap();
+    let missing = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["render"])
+        .current_dir(lab.dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", lab.dir.path().join("config"))
+        .env_remove("KUBELAB_TEST_BGP_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("KUBELAB_TEST_BGP_PASSWORD"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["render"])
+        .current_dir(lab.dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", lab.dir.path().join("config"))
+        .env("KUBELAB_TEST_BGP_PASSWORD", "pw-from-env-7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains("pw-from-env-7"));
+    for private in [
+        "rendered/router/frr.conf",
+        "rendered/cluster-secrets/bgp-auth.yaml",
+    ] {
+        assert_eq!(mode(&lab.path(private)), 0o600, "{private}");
+        let text = std::fs::read_to_string(lab.path(private)).unwrap();
+        assert!(text.contains("pw-from-env-7"), "{private}");
+    }
+    let ignore = std::fs::read_to_string(lab.path("rendered/.gitignore")).unwrap();
+    assert!(
+        ignore.contains("/router/frr.conf\n")
+            && ignore.contains("/cluster-secrets/bgp-auth.yaml\n")
+    );
+    assert!(!std::fs::read_to_string(lab.path("lab.yaml"))
+        .unwrap()
+        .contains("pw-from-env-7"));
+}

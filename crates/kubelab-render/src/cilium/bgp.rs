@@ -30,6 +30,38 @@ const NAME: &str = "kubelab";
 /// The label that ties the peer config's families to the advertisement.
 const ADVERTISE_LABEL: (&str, &str) = ("kubelab.dev/advertise", "bgp");
 
+/// How long the router keeps a restarting agent's routes: longer than an agent takes to start
+/// (Cilium's documentation asks for that), and Cilium's default.
+pub const GRACEFUL_RESTART_SECONDS: i32 = 120;
+
+/// Seconds between a speaker's attempts to reach the router.
+pub const CONNECT_RETRY_SECONDS: i32 = 5;
+
+/// The Secret holding the BGP password, in kube-system (Cilium's default BGP secrets namespace).
+pub const AUTH_SECRET: &str = "kubelab-bgp-auth";
+
+/// The Secret with the TCP-MD5 password under the key Cilium reads (`password`), when the lab
+/// authenticates its BGP sessions.
+pub fn auth_secret(lab: &Lab) -> Option<k8s_openapi::api::core::v1::Secret> {
+    let password = lab.bgp.as_ref().filter(|b| b.enabled)?.password.as_ref()?;
+    let mut labels = managed_labels();
+    labels.insert("app.kubernetes.io/part-of".into(), "kubelab".into());
+    Some(k8s_openapi::api::core::v1::Secret {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(AUTH_SECRET.into()),
+            namespace: Some("kube-system".into()),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        string_data: Some(BTreeMap::from([(
+            "password".to_string(),
+            password.0.clone(),
+        )])),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    })
+}
+
 /// TTL for eBGP sessions with a router that is not on the node subnet.
 pub const MULTIHOP_TTL: i32 = 4;
 
@@ -92,12 +124,17 @@ pub fn bgp_objects(
             timers: Some(CiliumBgpPeerConfigTimers {
                 hold_time_seconds: Some(hold),
                 keep_alive_time_seconds: Some((hold / 3).max(1)),
-                ..CiliumBgpPeerConfigTimers::default()
+                // Cilium's speakers only dial out; after a router restart or a link outage they
+                // should be back in seconds, not after the 120 s default.
+                connect_retry_time_seconds: Some(CONNECT_RETRY_SECONDS),
             }),
             graceful_restart: Some(CiliumBgpPeerConfigGracefulRestart {
                 enabled: bgp.graceful_restart,
-                restart_time_seconds: bgp.graceful_restart.then_some(120),
+                restart_time_seconds: bgp.graceful_restart.then_some(GRACEFUL_RESTART_SECONDS),
             }),
+            // The Secret (in Cilium's BGP secrets namespace, kube-system by default) with the
+            // TCP-MD5 password; rendered beside, as a private file.
+            auth_secret_ref: bgp.password.as_ref().map(|_| AUTH_SECRET.to_string()),
             // A router off the node subnet is more than one hop away: eBGP then needs multihop.
             ebgp_multihop: router_is_remote(lab).then_some(MULTIHOP_TTL),
             families: Some(vec![CiliumBgpPeerConfigFamilies {

@@ -56,6 +56,32 @@ pub fn max_paths(lab: &Lab) -> usize {
         .map_or(speakers.clamp(1, 64), usize::from)
 }
 
+/// Seconds until the router stops sending traffic to a node that lost power: the hold timer
+/// runs out (it restarts with every keepalive, so at most the hold time after the last one),
+/// then a second for bgpd and zebra to withdraw the path from the kernel.
+pub fn failover_seconds(lab: &Lab) -> u32 {
+    lab.bgp.as_ref().map_or(0, |b| b.hold_time_seconds) + 1
+}
+
+/// True when the BGP sessions carry a TCP-MD5 password.
+pub fn authenticated(lab: &Lab) -> bool {
+    lab.bgp
+        .as_ref()
+        .is_some_and(|b| b.enabled && b.password.is_some())
+}
+
+/// The first host address of the first LoadBalancer pool, to point at in examples and tests.
+pub fn first_pool_address(lab: &Lab) -> Option<Ipv4Addr> {
+    let block = lab.load_balancer.pools.first()?.blocks.first()?;
+    match block.cidr {
+        Some(c) if c.net().prefix_len() < 31 => {
+            Some(Ipv4Addr::from(u32::from(c.net().network()) + 1))
+        }
+        Some(c) => Some(c.net().network()),
+        None => block.start,
+    }
+}
+
 pub fn frr_conf(lab: &Lab) -> Option<String> {
     let bgp = lab.bgp.as_ref().filter(|b| b.enabled)?;
     let router = lab.router.as_ref()?;
@@ -83,8 +109,14 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
     c.push_str(&format!(" bgp router-id {}\n", router.address));
     c.push_str(" bgp log-neighbor-changes\n");
     if bgp.graceful_restart {
-        // Keep the cluster's routes while a Cilium agent restarts (Cilium asks for it too).
+        // Keep the cluster's routes while a Cilium agent restarts (Cilium asks for it too): the
+        // agent's socket closes without a NOTIFICATION, and the router keeps the routes as stale.
         c.push_str(" bgp graceful-restart\n");
+        // Cilium sets the notification (N) bit of RFC 8538, which would extend graceful restart
+        // to sessions ended by a NOTIFICATION, hold-timer expiry included: a node that lost power
+        // would then keep its routes for the whole restart time. Not agreeing to it on this side
+        // makes a hold-timer expiry a plain session end, so a dead node's routes go at once.
+        c.push_str(" no bgp graceful-restart notification\n");
     }
     if !ibgp {
         // Lets ECMP combine paths from speakers even if they ever use different ASNs.
@@ -100,6 +132,10 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
         " neighbor {PEER_GROUP} timers {keepalive} {}\n",
         bgp.hold_time_seconds
     ));
+    if let Some(password) = &bgp.password {
+        // TCP-MD5 (RFC 2385), the same password Cilium reads from its Secret.
+        c.push_str(&format!(" neighbor {PEER_GROUP} password {}\n", password.0));
+    }
     if crate::cilium::router_is_remote(lab) {
         c.push_str(&format!(
             " neighbor {PEER_GROUP} ebgp-multihop {}\n",
@@ -111,6 +147,14 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
             c.push_str(&format!(" neighbor {ip} peer-group {PEER_GROUP}\n"));
             c.push_str(&format!(" neighbor {ip} description {}\n", node.name));
         }
+    }
+    if speakers.iter().any(|(_, n)| n.ip.is_none()) {
+        // A DHCP speaker's address is not known here: accept sessions from the node subnet into
+        // the same peer group (FRR's dynamic neighbors), so it still peers and counts for ECMP.
+        c.push_str(&format!(
+            " bgp listen range {} peer-group {PEER_GROUP}\n",
+            lab.network.subnet.net().trunc()
+        ));
     }
     c.push_str(" !\n address-family ipv4 unicast\n");
     c.push_str(&format!("  neighbor {PEER_GROUP} activate\n"));

@@ -4,7 +4,7 @@
 mod frr;
 mod guide;
 
-pub use frr::{frr_conf, range_to_cidrs};
+pub use frr::{authenticated, failover_seconds, first_pool_address, frr_conf, range_to_cidrs};
 pub use guide::readme;
 
 /// Names shared by the config and the guide.

@@ -293,15 +293,19 @@ fn v1alpha1(
     }
 }
 
+/// The name kubelab gives the node's NIC when lab.yaml identifies it by MAC address.
+pub const LINK_ALIAS: &str = "lab0";
+
 /// The documents beside v1alpha1: hostname, link, VIP, DNS, time, storage volume.
 fn machine_documents(lab: &Lab, node: &Node) -> Result<Vec<Value>, RenderError> {
     let mut docs = vec![to_value(&HostnameConfig::new(&node.name))];
     let interface = node.interface.clone().unwrap_or_default();
     let link = match (&interface.mac, &interface.name) {
-        (Some(mac), name) => {
-            let alias = name.clone().unwrap_or_else(|| "lab0".to_string());
-            docs.push(to_value(&LinkAliasConfig::by_mac(&alias, mac)));
-            alias
+        (Some(mac), _) => {
+            // The alias is kubelab's own name, never the kernel's (`end0`, `enp1s0`): Talos warns
+            // that an alias equal to a system interface name may conflict with it.
+            docs.push(to_value(&LinkAliasConfig::by_mac(LINK_ALIAS, mac)));
+            LINK_ALIAS.to_string()
         }
         (None, Some(name)) => name.clone(),
         (None, None) => return Err(RenderError::NoInterface(node.name.clone())),

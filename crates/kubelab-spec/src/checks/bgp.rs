@@ -91,10 +91,10 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 )
                 .with_label_opt(
                     ctx.at_node(i, "dhcp"),
-                    "the router's neighbor list names this address",
+                    "the router accepts it from anywhere in the node subnet (`bgp listen range`)",
                 )
                 .with_help(
-                    "give BGP speakers static addresses, or reserve them on the DHCP server",
+                    "the router's config names no address for it and the README cannot list it; give BGP speakers static addresses, or reserve them on the DHCP server",
                 ),
             );
         }

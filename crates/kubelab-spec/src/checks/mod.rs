@@ -3,6 +3,8 @@
 
 mod addressing;
 mod bgp;
+mod bgp_router;
+mod boot;
 mod capacity;
 mod hardware;
 mod loadbalancer;
@@ -10,6 +12,7 @@ mod names;
 mod patches;
 mod security;
 mod storage;
+mod storage_classes;
 mod timing;
 mod topology;
 mod versions;
@@ -68,11 +71,14 @@ pub fn run_partial(lab: &Lab, spans: &SpanIndex, damage: &Damage) -> Vec<Diagnos
     topology::check(&ctx, &mut out);
     addressing::check(&ctx, &mut out);
     bgp::check(&ctx, &mut out);
+    bgp_router::check(&ctx, &mut out);
     loadbalancer::check(&ctx, &mut out);
     hardware::check(&ctx, &mut out);
+    boot::check(&ctx, &mut out);
     versions::check(&ctx, &mut out);
     capacity::check(&ctx, &mut out);
     storage::check(&ctx, &mut out);
+    storage_classes::check(&ctx, &mut out);
     security::check(&ctx, &mut out);
     patches::check(&ctx, &mut out);
     timing::check(&ctx, &mut out);

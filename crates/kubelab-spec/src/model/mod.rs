@@ -13,7 +13,8 @@ mod types;
 
 pub use capacity::Capacity;
 pub use network::{
-    Bgp, BgpSpeakers, LbBlock, LbPool, LbService, LoadBalancer, Network, Router, RouterKind,
+    Bgp, BgpPassword, BgpSpeakers, LbBlock, LbPool, LbService, LoadBalancer, Network, Router,
+    RouterKind,
 };
 pub use node::{
     Arch, Board, DiskSelector, DiskType, Install, Interface, Node, Role, Taint, TaintEffect,
@@ -174,6 +175,35 @@ impl Lab {
         self.network
             .control_plane_vip
             .or_else(|| self.control_planes().find_map(|(_, n)| n.ip))
+    }
+
+    /// Every StorageClass a rendered object may name: the ones kubelab renders, then the ones
+    /// lab.yaml says the cluster already has.
+    pub fn storage_classes(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if self.storage.local_path.enabled {
+            out.push(self.storage.local_path.storage_class.as_str());
+        }
+        if self.storage.nfs_csi.enabled {
+            out.push(self.storage.nfs_csi.storage_class.as_str());
+        }
+        out.extend(self.storage.existing_classes.iter().map(String::as_str));
+        out
+    }
+
+    /// The StorageClass of Prometheus' volume, or none for an emptyDir.
+    pub fn prometheus_storage_class(&self) -> Option<&str> {
+        if let Some(class) = &self.monitoring.storage_class {
+            return Some(class);
+        }
+        let storage = &self.storage;
+        if storage.local_path.enabled {
+            Some(&storage.local_path.storage_class)
+        } else if storage.nfs_csi.enabled {
+            Some(&storage.nfs_csi.storage_class)
+        } else {
+            None
+        }
     }
 
     /// Nodes that run BGP sessions, when BGP is enabled.

@@ -97,25 +97,51 @@ pub struct Bgp {
     /// Advertise each node's pod CIDR as well as LoadBalancer IPs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub advertise_pod_cidr: bool,
-    /// Hold time in seconds (keepalive is a third of it).
+    /// How long a silent node keeps its routes on the router, in seconds: BGP's hold time, the
+    /// same on both sides (keepalive is a third of it). A node that loses power stops getting
+    /// traffic after about this long. A Cilium agent restart is not affected: graceful restart
+    /// covers it.
     #[serde(default = "default_hold_time")]
     #[schemars(range(min = 3, max = 65535))]
     pub hold_time_seconds: u32,
     /// Graceful restart keeps routes while a Cilium agent restarts.
     #[serde(default = "default_true")]
     pub graceful_restart: bool,
+    /// TCP-MD5 authentication of the BGP sessions (RFC 2385): the name of the environment
+    /// variable `kubelab render` reads the password from. The password never goes in lab.yaml;
+    /// the rendered files that hold it are private (mode 0600, git-ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The password itself, read from `passwordEnv` when rendering; never read from or written
+    /// to lab.yaml.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub password: Option<BgpPassword>,
     /// Equal-cost paths the router installs per LoadBalancer IP. Default: one per speaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 64))]
     pub max_paths: Option<u8>,
 }
 
+/// A BGP password: `Debug` never shows it, so no diagnostic or log prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BgpPassword(pub String);
+
+impl std::fmt::Debug for BgpPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BgpPassword(…)")
+    }
+}
+
 fn default_true() -> bool {
     true
 }
 
+/// Seconds, not BGP's 90: a home lab has one switch between nodes and router, so a keepalive
+/// every 3 s costs nothing, and a dead node then blackholes its share of traffic for seconds
+/// instead of minutes.
 fn default_hold_time() -> u32 {
-    90
+    9
 }
 
 /// BGP speakers: every node with one of `roles`, plus the nodes named in `nodes`.

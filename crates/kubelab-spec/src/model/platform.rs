@@ -158,9 +158,14 @@ pub struct Monitoring {
     /// y, w, d, h, m, s, ms, largest first).
     #[serde(default = "default_retention")]
     pub retention: String,
-    /// Prometheus volume size (on local-path).
+    /// Prometheus volume size.
     #[serde(default = "default_prometheus_storage")]
     pub storage: Quantity,
+    /// StorageClass of Prometheus' volume: one kubelab renders or one listed in
+    /// `storage.existingClasses`. Left out: local-path's class when local-path is enabled, else
+    /// the NFS class when nfsCsi is enabled, else no volume (metrics live in an emptyDir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
     /// metrics-server for `kubectl top` and autoscaling.
     #[serde(default = "default_true")]
     pub metrics_server: bool,
@@ -179,6 +184,7 @@ impl Default for Monitoring {
             enabled: true,
             retention: default_retention(),
             storage: default_prometheus_storage(),
+            storage_class: None,
             metrics_server: true,
             memory_alert_percent: default_memory_alert(),
             restart_alert_per_hour: default_restart_alert(),

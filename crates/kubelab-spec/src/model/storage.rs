@@ -72,6 +72,10 @@ pub struct Storage {
     pub local_path: LocalPath,
     #[serde(default)]
     pub nfs_csi: NfsCsi,
+    /// StorageClasses the cluster has that kubelab does not create (another CSI driver, say):
+    /// names rendered objects may use besides local-path's and NFS's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_classes: Vec<String>,
 }
 
 /// local-path-provisioner on the nodes with `localStorage: true`.

@@ -42,7 +42,8 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
         );
         bundle
     };
-    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    let lab = with_bgp_password(&workspace.lab)?;
+    let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
     if args.diff {
         let (text, changes) = write_tree::diff(&tree, &out)?;
         crate::out!("{text}");
@@ -99,4 +100,25 @@ fn refusal(args: &RenderArgs, workspace: &Workspace, tree: &Path) -> String {
         secrets = workspace.secrets_path.display(),
         tree = tree.display(),
     )
+}
+
+/// The lab with the BGP password read from the environment variable `bgp.passwordEnv` names:
+/// the password lives only in the environment and in the private rendered files.
+fn with_bgp_password(lab: &kubelab_spec::Lab) -> Result<kubelab_spec::Lab, String> {
+    let mut lab = lab.clone();
+    if let Some(bgp) = lab.bgp.as_mut().filter(|b| b.enabled) {
+        if let Some(var) = &bgp.password_env {
+            match std::env::var(var) {
+                Ok(value) if !value.is_empty() => {
+                    bgp.password = Some(kubelab_spec::model::BgpPassword(value));
+                }
+                _ => {
+                    return Err(format!(
+                        "bgp.passwordEnv names `{var}`, which is not set: export the BGP session password in it, then render again"
+                    ))
+                }
+            }
+        }
+    }
+    Ok(lab)
 }
