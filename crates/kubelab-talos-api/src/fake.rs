@@ -401,16 +401,27 @@ fn server_config_builder(
         .map_err(|e| e.to_string())
 }
 
-/// Maintenance mode: a fresh self-signed certificate per boot, no client authentication.
-fn maintenance_tls(cluster: &FakeCluster, node: &str) -> Result<ServerConfig, String> {
+/// A fresh Ed25519 key and the parameters of a server certificate for the node's address.
+fn server_cert_params(
+    cluster: &FakeCluster,
+    node: &str,
+) -> Result<(rcgen::KeyPair, rcgen::CertificateParams), String> {
     let ip = cluster.endpoint(node).ok_or("unknown node")?.ip();
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| e.to_string())?;
     let mut params =
         rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
     params.subject_alt_names = vec![rcgen::SanType::IpAddress(ip)];
-    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let mut config = server_config_builder()?
-        .with_no_client_auth()
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    Ok((key, params))
+}
+
+/// The server side of TLS with this certificate, speaking HTTP/2 as apid does.
+fn serve_with(
+    builder: rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>,
+    cert: &rcgen::Certificate,
+    key: &rcgen::KeyPair,
+) -> Result<ServerConfig, String> {
+    let mut config = builder
         .with_single_cert(
             vec![cert.der().clone()],
             PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| e.to_string())?,
@@ -420,19 +431,21 @@ fn maintenance_tls(cluster: &FakeCluster, node: &str) -> Result<ServerConfig, St
     Ok(config)
 }
 
+/// Maintenance mode: a fresh self-signed certificate per boot, no client authentication.
+fn maintenance_tls(cluster: &FakeCluster, node: &str) -> Result<ServerConfig, String> {
+    let (key, params) = server_cert_params(cluster, node)?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    serve_with(server_config_builder()?.with_no_client_auth(), &cert, &key)
+}
+
 /// A configured node: a server certificate from the Talos CA; clients must present one too.
 fn configured_tls(cluster: &FakeCluster, node: &str) -> Result<ServerConfig, String> {
     let ca = &cluster.shared.ca;
-    let ip = cluster.endpoint(node).ok_or("unknown node")?.ip();
     let ca_key_pem = ca.key_pem.replace("ED25519 PRIVATE KEY", "PRIVATE KEY");
     let ca_key = rcgen::KeyPair::from_pem(&ca_key_pem).map_err(|e| e.to_string())?;
     let issuer =
         rcgen::Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).map_err(|e| e.to_string())?;
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| e.to_string())?;
-    let mut params =
-        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
-    params.subject_alt_names = vec![rcgen::SanType::IpAddress(ip)];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let (key, params) = server_cert_params(cluster, node)?;
     let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
@@ -443,15 +456,11 @@ fn configured_tls(cluster: &FakeCluster, node: &str) -> Result<ServerConfig, Str
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
         .map_err(|e| e.to_string())?;
-    let mut config = server_config_builder()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(config)
+    serve_with(
+        server_config_builder()?.with_client_cert_verifier(verifier),
+        &cert,
+        &key,
+    )
 }
 
 #[derive(Clone)]
