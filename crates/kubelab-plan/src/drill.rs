@@ -146,6 +146,7 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
             let volume = format!("pvc-{}", key.replace('/', "-"));
             claim.volume_name = Some(volume.clone());
             after.volumes.push(crate::cluster::PersistentVolume {
+                labels: Default::default(),
                 name: volume,
                 class: claim.class.clone().unwrap_or_default(),
                 capacity: claim.request,
@@ -164,6 +165,10 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
                 }]),
                 claim: Some(key.clone()),
             });
+        }
+        // A claim bound before the failure stays bound to its volume.
+        if let (Some(claim), ClaimState::Bound { volume }) = (after.claims.get_mut(key), state) {
+            claim.volume_name = Some(cluster.volumes[*volume].name.clone());
         }
     }
     let outcome = if api_up {

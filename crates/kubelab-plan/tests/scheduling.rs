@@ -254,7 +254,7 @@ fn inter_pod_affinity_and_anti_affinity() {
     assert_eq!(api, ["a", "b"]);
     assert_eq!(
         message(&c, &o, "api-2"),
-        format!("0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules.{POSTFILTER}0/2 nodes are available: 2 No preemption victims found for incoming pod.")
+        format!("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.{POSTFILTER}0/2 nodes are available: 2 No preemption victims found for incoming pod.")
     );
     assert_eq!(placed_on(&c, &o, "cache-0"), Some("b"));
     assert_eq!(placed_on(&c, &o, "cache-1"), Some("b"));

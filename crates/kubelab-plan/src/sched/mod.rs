@@ -19,10 +19,25 @@ use crate::model::Resources;
 use crate::reason::{fit_error, Reason};
 
 pub use filter::ClaimState;
+
 use topology::Trackers;
+
+/// How pods enter the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Order {
+    /// Every pod of the input at once: the queue alone orders them (priority, then input
+    /// order), as if everything had been applied in one go.
+    #[default]
+    Queue,
+    /// Objects in input order, each object's pods scheduled (and the Pending ones retried)
+    /// before the next is applied, as `kubectl apply` of one file after another does.
+    Apply,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub order: Order,
     /// kube-scheduler's `percentageOfNodesToScore`; `None` is its adaptive default.
     pub percentage_of_nodes_to_score: Option<u32>,
     /// Keep each node's reason for every unplaced pod (for `-o json`); costs memory on
@@ -48,6 +63,10 @@ pub struct Outcome {
     pub failures: BTreeMap<usize, Failure>,
     /// (victim, preemptor) pairs.
     pub preempted: Vec<(usize, usize)>,
+    /// Victims without a controller to recreate them: deleted for good.
+    pub deleted: Vec<usize>,
+    /// How pods were queued.
+    pub order: Order,
     /// Per node: requested resources (for the table).
     pub requested: Vec<Resources>,
     /// Claim → where its volume ended up.
@@ -102,6 +121,8 @@ pub(crate) struct Engine<'c> {
     base_key: (i64, i64),
     pub trackers: Trackers,
     pub claims: BTreeMap<String, ClaimState>,
+    /// Claims the PV controller could not bind before scheduling: their pods fail PreFilter.
+    pub unbound_immediate: std::collections::BTreeSet<String>,
     pub volume_taken: Vec<bool>,
     next_start: usize,
     options: Options,
@@ -110,7 +131,7 @@ pub(crate) struct Engine<'c> {
 impl<'c> Engine<'c> {
     pub fn new(c: &'c Cluster, options: Options) -> Self {
         let trackers = Trackers::new(c);
-        Engine {
+        let mut engine = Engine {
             c,
             nodes: vec![NodeState::default(); c.nodes.len()],
             divisors: c
@@ -151,10 +172,13 @@ impl<'c> Engine<'c> {
             base_key: (-1, -1),
             trackers,
             claims: BTreeMap::new(),
+            unbound_immediate: Default::default(),
             volume_taken: c.volumes.iter().map(|v| v.claim.is_some()).collect(),
             next_start: 0,
             options,
-        }
+        };
+        filter::bind_immediate(&mut engine);
+        engine
     }
 
     /// Computes the template's static verdicts once: 0 where the node passes, otherwise
@@ -444,53 +468,129 @@ impl<'c> Engine<'c> {
         best.map(|(_, node, victims)| (node, victims))
     }
 
+    /// One scheduling cycle for `pod`: bind it where it fits, else preempt for it if that
+    /// helps, else record why it is Pending. True when it was bound.
+    fn attempt(&mut self, pod: usize, run: &mut Run) -> bool {
+        let failure = match self.schedule_one(pod) {
+            Ok(node) => {
+                run.failures.remove(&pod);
+                self.bind(pod, node);
+                return true;
+            }
+            Err(failure) => failure,
+        };
+        let preemption = self
+            .preempt(pod)
+            .filter(|_| self.c.templates[self.c.pods[pod].template].preempts);
+        match preemption {
+            // A victim evicted once is not evicted again, so preemption chains end.
+            Some((node, victims)) if victims.iter().all(|&v| !run.evicted[v]) => {
+                for &v in &victims {
+                    self.unbind(v);
+                    run.evicted[v] = true;
+                    run.preempted.push((v, pod));
+                    let t = &self.c.templates[self.c.pods[v].template];
+                    if t.recreated {
+                        // Its controller makes a new pod, which queues like any other.
+                        run.queue.push((t.priority, Reverse(v)));
+                    } else {
+                        // Nothing recreates a bare pod: it is deleted for good.
+                        run.failures.remove(&v);
+                        run.deleted.push(v);
+                    }
+                }
+                run.failures.remove(&pod);
+                self.bind(pod, node);
+                true
+            }
+            _ => {
+                run.failures.insert(pod, failure);
+                false
+            }
+        }
+    }
+
+    fn drain(&mut self, run: &mut Run) {
+        while let Some((_, Reverse(pod))) = run.queue.pop() {
+            self.attempt(pod, run);
+        }
+    }
+
+    /// The scheduler retries unschedulable pods when the cluster changes and, failing that,
+    /// periodically: Pending pods are tried again until a round changes nothing, so each
+    /// one's message describes the final cluster (and a pod that fits now is placed).
+    fn retry(&mut self, run: &mut Run) {
+        for _ in 0..=self.c.pods.len() {
+            let mut pending: Vec<usize> = run.failures.keys().copied().collect();
+            if pending.is_empty() {
+                return;
+            }
+            pending.sort_by_key(|&p| (Reverse(self.c.templates[self.c.pods[p].template].priority), p));
+            let mut changed = false;
+            for pod in pending {
+                changed |= self.attempt(pod, run);
+            }
+            if !run.queue.is_empty() {
+                self.drain(run);
+                changed = true;
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
     /// Runs the queue to the end.
     pub fn run(mut self) -> Outcome {
-        let mut failures = BTreeMap::new();
-        let mut preempted = Vec::new();
-        let mut queue = BinaryHeap::new();
+        let mut run = Run {
+            evicted: vec![false; self.c.pods.len()],
+            ..Run::default()
+        };
+        let mut waiting = Vec::new();
         for (i, p) in self.c.pods.iter().enumerate() {
             match p.bound {
                 Some(node) => self.bind(i, node),
-                None => queue.push((self.c.templates[p.template].priority, Reverse(i))),
+                None => waiting.push(i),
             }
         }
-        let mut requeued = vec![false; self.c.pods.len()];
-        while let Some((_, Reverse(pod))) = queue.pop() {
-            match self.schedule_one(pod) {
-                Ok(node) => {
-                    failures.remove(&pod);
-                    self.bind(pod, node);
-                }
-                Err(failure) => match self
-                    .preempt(pod)
-                    .filter(|_| self.c.templates[self.c.pods[pod].template].preempts)
-                {
-                    // A victim evicted once is not re-queued again, so preemption chains end.
-                    Some((node, victims)) if victims.iter().all(|&v| !requeued[v]) => {
-                        for &v in &victims {
-                            self.unbind(v);
-                            requeued[v] = true;
-                            preempted.push((v, pod));
-                            let priority = self.c.templates[self.c.pods[v].template].priority;
-                            queue.push((priority, Reverse(v)));
-                        }
-                        self.bind(pod, node);
-                    }
-                    _ => {
-                        failures.insert(pod, failure);
-                    }
-                },
+        // Apply order: one batch per object (a controller's pods are consecutive, one
+        // template); queue order: one batch.
+        let mut batches: Vec<&[usize]> = Vec::new();
+        match self.options.order {
+            Order::Queue => batches.push(&waiting),
+            Order::Apply => batches.extend(waiting.chunk_by(|&a, &b| {
+                self.c.pods[a].template == self.c.pods[b].template
+            })),
+        }
+        for batch in batches {
+            for &i in batch {
+                let priority = self.c.templates[self.c.pods[i].template].priority;
+                run.queue.push((priority, Reverse(i)));
             }
+            self.drain(&mut run);
+            self.retry(&mut run);
         }
         Outcome {
             placement: self.placement,
-            failures,
-            preempted,
+            failures: run.failures,
+            preempted: run.preempted,
+            deleted: run.deleted,
+            order: self.options.order,
             requested: self.nodes.into_iter().map(|n| n.requested).collect(),
             claims: self.claims,
         }
     }
+}
+
+/// What a run accumulates besides the engine's state.
+#[derive(Default)]
+struct Run {
+    queue: BinaryHeap<(i32, Reverse<usize>)>,
+    failures: BTreeMap<usize, Failure>,
+    preempted: Vec<(usize, usize)>,
+    deleted: Vec<usize>,
+    /// Pods already evicted once.
+    evicted: Vec<bool>,
 }
 
 /// Schedules every pod of `cluster`.
