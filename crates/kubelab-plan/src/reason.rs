@@ -117,7 +117,9 @@ impl Reason {
                     out.push("node(s) had volume node affinity conflict".to_string());
                 }
                 if *bind_conflict {
-                    out.push("node(s) didn't find available persistent volumes to bind".to_string());
+                    out.push(
+                        "node(s) didn't find available persistent volumes to bind".to_string(),
+                    );
                 }
                 out
             }

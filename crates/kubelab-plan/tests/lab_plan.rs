@@ -161,7 +161,9 @@ fn losing_worker_02_moves_stateless_pods_and_breaks_the_web_budget() {
     assert!(moved.iter().all(|m| !m.is_empty()));
     // api keeps one replica per node: its displaced replica has nowhere to go.
     assert!(d.pending.iter().any(|p| p.pod.owner == "Deployment/api"
-        && p.message.contains("2 node(s) didn't match pod anti-affinity rules, 4 node(s) had untolerated taint(s)")));
+        && p.message.contains(
+            "2 node(s) didn't match pod anti-affinity rules, 4 node(s) had untolerated taint(s)"
+        )));
     assert_eq!(d.budgets_violated.len(), 1);
     assert_eq!(d.budgets_violated[0].budget, "production/web-server");
 }

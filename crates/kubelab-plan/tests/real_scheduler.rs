@@ -90,7 +90,11 @@ fn claims_that_cannot_bind_before_scheduling_fail_in_prefilter() {
     // says so in the preemption part.
     let (c, o) = run(include_str!("scenarios/unbound-immediate.yaml"));
     let unbound = format!("0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims.{POST}0/2 nodes are available: 2 Preemption is not helpful for scheduling.");
-    assert_eq!(message(&c, &o, "ghost-reader"), unbound, "volumeName names no PV");
+    assert_eq!(
+        message(&c, &o, "ghost-reader"),
+        unbound,
+        "volumeName names no PV"
+    );
     assert_eq!(
         message(&c, &o, "rwx-reader"),
         unbound,

@@ -116,8 +116,7 @@ fn claim_class<'c>(c: &'c crate::cluster::Cluster, claim: &'c Claim) -> &'c str 
 /// counts as immediate, as upstream's IsDelayBindingMode has it.
 fn delayed(c: &crate::cluster::Cluster, claim: &Claim) -> bool {
     claim.volume_name.is_none()
-        && c
-            .classes
+        && c.classes
             .get(claim_class(c, claim))
             .is_some_and(|sc| sc.wait_for_first_consumer)
 }
@@ -128,6 +127,20 @@ fn delayed(c: &crate::cluster::Cluster, claim: &Claim) -> bool {
 /// else stays unbound and its pods fail PreFilter.
 pub(crate) fn bind_immediate(e: &mut Engine) {
     let c = e.c;
+    // Claims only held-back pods (headroom's extra replicas) use do not exist yet.
+    let held_only: std::collections::BTreeSet<&String> = match e.options.hold_from {
+        Some(from) => {
+            let from = from.min(c.pods.len());
+            let live: std::collections::BTreeSet<&String> =
+                c.pods[..from].iter().flat_map(|p| &p.claims).collect();
+            c.pods[from..]
+                .iter()
+                .flat_map(|p| &p.claims)
+                .filter(|k| !live.contains(k))
+                .collect()
+        }
+        None => Default::default(),
+    };
     // Claims naming their volume first: those volumes are not free for anyone else.
     for (key, claim) in &c.claims {
         let Some(name) = &claim.volume_name else {
@@ -144,7 +157,7 @@ pub(crate) fn bind_immediate(e: &mut Engine) {
         }
     }
     for (key, claim) in &c.claims {
-        if claim.volume_name.is_some() || delayed(c, claim) {
+        if claim.volume_name.is_some() || delayed(c, claim) || held_only.contains(key) {
             continue;
         }
         match matching_volume(e, claim, None, &[]) {
@@ -298,7 +311,12 @@ fn match_waiting(
 /// An available PersistentVolume for the claim: one reserved for it (claimRef) first, else
 /// the smallest of its class with the capacity, access modes and labels asked for, usable
 /// from `node` (any node when the PV controller binds before scheduling), not in `chosen`.
-fn matching_volume(e: &Engine, claim: &Claim, node: Option<usize>, chosen: &[usize]) -> Option<usize> {
+fn matching_volume(
+    e: &Engine,
+    claim: &Claim,
+    node: Option<usize>,
+    chosen: &[usize],
+) -> Option<usize> {
     let class = claim_class(e.c, claim);
     let key = claim.key();
     e.c.volumes

@@ -46,6 +46,9 @@ pub struct Options {
     /// Score every node afresh for every pod instead of reusing unchanged nodes' resource
     /// scores (for checking that the reuse changes nothing).
     pub recompute_scores: bool,
+    /// Pods from this index on are not queued: headroom's extra replicas, tried one by one
+    /// against the final state afterwards.
+    pub hold_from: Option<usize>,
 }
 
 /// Why one pod is Pending.
@@ -96,6 +99,7 @@ pub(crate) struct Hot {
     pub allocatable_memory: i64,
 }
 
+#[derive(Clone)]
 pub(crate) struct Engine<'c> {
     pub c: &'c Cluster,
     pub nodes: Vec<NodeState>,
@@ -470,7 +474,7 @@ impl<'c> Engine<'c> {
 
     /// One scheduling cycle for `pod`: bind it where it fits, else preempt for it if that
     /// helps, else record why it is Pending. True when it was bound.
-    fn attempt(&mut self, pod: usize, run: &mut Run) -> bool {
+    pub(crate) fn attempt(&mut self, pod: usize, run: &mut Run) -> bool {
         let failure = match self.schedule_one(pod) {
             Ok(node) => {
                 run.failures.remove(&pod);
@@ -525,7 +529,12 @@ impl<'c> Engine<'c> {
             if pending.is_empty() {
                 return;
             }
-            pending.sort_by_key(|&p| (Reverse(self.c.templates[self.c.pods[p].template].priority), p));
+            pending.sort_by_key(|&p| {
+                (
+                    Reverse(self.c.templates[self.c.pods[p].template].priority),
+                    p,
+                )
+            });
             let mut changed = false;
             for pod in pending {
                 changed |= self.attempt(pod, run);
@@ -541,35 +550,12 @@ impl<'c> Engine<'c> {
     }
 
     /// Runs the queue to the end.
-    pub fn run(mut self) -> Outcome {
-        let mut run = Run {
-            evicted: vec![false; self.c.pods.len()],
-            ..Run::default()
-        };
-        let mut waiting = Vec::new();
-        for (i, p) in self.c.pods.iter().enumerate() {
-            match p.bound {
-                Some(node) => self.bind(i, node),
-                None => waiting.push(i),
-            }
-        }
-        // Apply order: one batch per object (a controller's pods are consecutive, one
-        // template); queue order: one batch.
-        let mut batches: Vec<&[usize]> = Vec::new();
-        match self.options.order {
-            Order::Queue => batches.push(&waiting),
-            Order::Apply => batches.extend(waiting.chunk_by(|&a, &b| {
-                self.c.pods[a].template == self.c.pods[b].template
-            })),
-        }
-        for batch in batches {
-            for &i in batch {
-                let priority = self.c.templates[self.c.pods[i].template].priority;
-                run.queue.push((priority, Reverse(i)));
-            }
-            self.drain(&mut run);
-            self.retry(&mut run);
-        }
+    pub(crate) fn run(mut self) -> Outcome {
+        let run = self.run_all();
+        self.outcome(run)
+    }
+
+    fn outcome(self, run: Run) -> Outcome {
         Outcome {
             placement: self.placement,
             failures: run.failures,
@@ -580,11 +566,64 @@ impl<'c> Engine<'c> {
             claims: self.claims,
         }
     }
+
+    /// Schedules every pod not held back, in the chosen order, with retries.
+    pub(crate) fn run_all(&mut self) -> Run {
+        let mut run = Run {
+            evicted: vec![false; self.c.pods.len()],
+            ..Run::default()
+        };
+        let held = self.options.hold_from.unwrap_or(usize::MAX);
+        let mut waiting = Vec::new();
+        for (i, p) in self.c.pods.iter().enumerate() {
+            match p.bound {
+                Some(node) => self.bind(i, node),
+                None if i < held => waiting.push(i),
+                None => {}
+            }
+        }
+        // Apply order: one batch per object (a controller's pods are consecutive, one
+        // template); queue order: one batch.
+        let mut batches: Vec<&[usize]> = Vec::new();
+        match self.options.order {
+            Order::Queue => batches.push(&waiting),
+            Order::Apply => batches.extend(
+                waiting.chunk_by(|&a, &b| self.c.pods[a].template == self.c.pods[b].template),
+            ),
+        }
+        for batch in batches {
+            for &i in batch {
+                let priority = self.c.templates[self.c.pods[i].template].priority;
+                run.queue.push((priority, Reverse(i)));
+            }
+            self.drain(&mut run);
+            self.retry(&mut run);
+        }
+        run
+    }
+
+    /// Headroom: after everything is placed, extra replicas one at a time (each may preempt,
+    /// as a scaled-up replica would; its victims are not followed). How many were bound before
+    /// the first that was not, and that one's failure.
+    pub(crate) fn try_extras(
+        &mut self,
+        run: &mut Run,
+        extras: std::ops::Range<usize>,
+    ) -> (usize, Option<Failure>) {
+        let mut placed = 0;
+        for pod in extras {
+            if !self.attempt(pod, run) {
+                return (placed, run.failures.remove(&pod));
+            }
+            placed += 1;
+        }
+        (placed, None)
+    }
 }
 
 /// What a run accumulates besides the engine's state.
-#[derive(Default)]
-struct Run {
+#[derive(Default, Clone)]
+pub(crate) struct Run {
     queue: BinaryHeap<(i32, Reverse<usize>)>,
     failures: BTreeMap<usize, Failure>,
     preempted: Vec<(usize, usize)>,
@@ -596,6 +635,26 @@ struct Run {
 /// Schedules every pod of `cluster`.
 pub fn schedule(cluster: &Cluster, options: Options) -> Outcome {
     Engine::new(cluster, options).run()
+}
+
+/// Schedules every pod before `extras[0].start` (see [`Options::hold_from`]), then, for each
+/// range of held-back extra replicas, how many of them fit one after another in the final
+/// state, and the first failure. One schedule in all, not one per workload.
+pub fn schedule_extras(
+    cluster: &Cluster,
+    options: Options,
+    extras: &[std::ops::Range<usize>],
+) -> Vec<(usize, Option<Failure>)> {
+    let mut engine = Engine::new(cluster, options);
+    let run = engine.run_all();
+    extras
+        .iter()
+        .map(|range| {
+            let mut trial = engine.clone();
+            let mut trial_run = run.clone();
+            trial.try_extras(&mut trial_run, range.clone())
+        })
+        .collect()
 }
 
 /// Whether the DaemonSet controller creates a pod for this node: the pod's node selector,

@@ -16,6 +16,7 @@ pub const HOSTNAME: &str = "kubernetes.io/hostname";
 pub const ZONE: &str = "topology.kubernetes.io/zone";
 
 /// Per topology key: each node's domain.
+#[derive(Clone)]
 struct Key {
     domain_of: Vec<Option<u32>>,
     domains: usize,
@@ -51,6 +52,7 @@ impl Key {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Tracker {
     key: usize,
     counts: Vec<i64>,
@@ -91,6 +93,7 @@ impl Tracker {
     }
 }
 
+#[derive(Clone)]
 struct SpreadRule {
     tracker: usize,
     max_skew: i64,
@@ -99,11 +102,13 @@ struct SpreadRule {
     self_match: bool,
 }
 
+#[derive(Clone)]
 struct AffinityRule {
     tracker: usize,
     self_match: bool,
 }
 
+#[derive(Clone)]
 pub(crate) struct Trackers {
     keys: Vec<Key>,
     key_names: Vec<String>,

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use kubelab_lint::{input, Document};
 use kubelab_plan::lab::{cluster_from_lab, LabOptions};
 use kubelab_plan::model::NodeRole;
-use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options};
+use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options, Order};
 
-use crate::cli::{PlanArgs, PlanFormat};
+use crate::cli::{PlanArgs, PlanFormat, PlanOrder};
 
 /// Kubernetes minor assumed for a snapshot whose nodes do not say (the default lab's).
 const DEFAULT_MINOR: u32 = 36;
@@ -34,6 +34,10 @@ pub fn run(args: PlanArgs) -> Result<ExitCode, String> {
         return Err(format!("cannot read the workloads:\n{}", lines.join("\n")));
     }
     let options = Options {
+        order: match args.order {
+            PlanOrder::Queue => Order::Queue,
+            PlanOrder::Apply => Order::Apply,
+        },
         percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
         keep_node_reasons: args.output == PlanFormat::Json,
         ..Options::default()
