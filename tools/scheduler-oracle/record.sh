@@ -41,14 +41,13 @@ k get pods -o custom-columns='POD:.metadata.name,NODE:.spec.nodeName' --sort-by=
 k get pvc -o custom-columns='CLAIM:.metadata.name,STATUS:.status.phase,VOLUME:.spec.volumeName' \
   --sort-by=.metadata.name 2>/dev/null || true
 k get events --field-selector reason=Preempted -o custom-columns='PREEMPTED:.involvedObject.name,MESSAGE:.message' 2>/dev/null || true
-echo "# last FailedScheduling message per Pending pod"
-k get pods -o json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["items"]:
-    if not p["spec"].get("nodeName"):
-        print(p["metadata"]["name"])
-' | while read -r pod; do
-  msg=$(k get events --field-selector "reason=FailedScheduling,involvedObject.name=$pod" \
-    --sort-by=.lastTimestamp -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | tail -1)
-  echo "$pod: $msg"
-done
+# The scheduler's own log (up.sh runs it at --v=2) has every attempt; events of one pod
+# are merged into a series by the events library, which can hide a later message.
+echo "# last scheduling failure per Pending pod (kube-scheduler log)"
+log="$HARNESS_HOME/state/logs/kube-scheduler.log"
+k get pods -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.nodeName}{"\n"}{end}' |
+  while read -r pod node; do
+    [ -z "$node" ] || continue
+    msg=$(grep -F "pod=\"default/$pod\"" "$log" | grep -o 'err="[^"]*"' | tail -1)
+    echo "$pod: $msg"
+  done

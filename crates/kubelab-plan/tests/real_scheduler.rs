@@ -53,10 +53,9 @@ const POST: &str = " no new claims to deallocate, preemption: ";
 
 #[test]
 fn no_provisioner_classes_only_bind_existing_volumes() {
-    // Recorded (tools/scheduler-oracle/record.sh no-provisioner):
-    //   db-0  bound to a (claim data-db-0 bound to disk-a)
-    //   db-1  Pending: 0/2 nodes are available: 2 node(s) didn't find available persistent
-    //         volumes to bind.
+    // Recorded with `tools/scheduler-oracle/record.sh no-provisioner 20` (v1.20.2):
+    //   db-0 on a, claim data-db-0 Bound to disk-a; db-1 Pending, data-db-1 Pending:
+    //   "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind."
     // disk-b-slow is on b but its labels miss the claim's selector; disk-a is taken by
     // db-0's claim; and kubernetes.io/no-provisioner creates nothing.
     let (c, o) = run(include_str!("scenarios/no-provisioner.yaml"));
@@ -78,12 +77,13 @@ fn no_provisioner_classes_only_bind_existing_volumes() {
 
 #[test]
 fn claims_that_cannot_bind_before_scheduling_fail_in_prefilter() {
-    // Recorded (tools/scheduler-oracle/record.sh unbound-immediate):
-    //   ghost-reader  Pending: 0/2 nodes are available: 2 pod has unbound immediate
-    //                 PersistentVolumeClaims.
-    //   rwx-reader    Pending: the same message.
-    //   share-reader  Pending: 0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had
-    //                 volume node affinity conflict.
+    // Recorded with `tools/scheduler-oracle/record.sh unbound-immediate 20` (v1.20.2):
+    //   claims: ghost Pending (volumeName does-not-exist), nothing-matches Pending, share Bound
+    //   to nfs-b; hog on b.
+    //   ghost-reader: "0/2 nodes are available: 2 pod has unbound immediate PersistentVolumeClaims."
+    //   rwx-reader:   the same.
+    //   share-reader: "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had volume node
+    //                 affinity conflict."
     // 1.20 ran the PreFilter failure through every node ("2 pod has …"); 1.3x reports a
     // PreFilter rejection once for all nodes (VolumeBinding's PreFilter returns
     // UnschedulableAndUnresolvable "pod has unbound immediate PersistentVolumeClaims"), and
@@ -110,17 +110,16 @@ fn claims_that_cannot_bind_before_scheduling_fail_in_prefilter() {
 
 #[test]
 fn inter_pod_affinity_checks_the_pods_own_terms_first() {
-    // Recorded (tools/scheduler-oracle/record.sh affinity-order):
-    //   api-*: two bound (a, b), one Pending: 0/2 nodes are available: 2 node(s) didn't match
-    //          pod affinity/anti-affinity, 2 node(s) didn't satisfy existing pods
-    //          anti-affinity rules.
-    //   web    Pending: 0/2 nodes are available: 1 node(s) didn't match pod affinity rules,
-    //          1 node(s) didn't match pod affinity/anti-affinity, 1 node(s) didn't satisfy
-    //          existing pods anti-affinity rules.
-    // 1.20 checked existing pods' anti-affinity first and added a generic reason. 1.3x checks
-    // the pod's required affinity (UnschedulableAndUnresolvable), then its own required
-    // anti-affinity, then existing pods' (both Unschedulable), reporting the first failure
-    // (interpodaffinity/filtering.go Filter), with no generic reason.
+    // Recorded with `tools/scheduler-oracle/record.sh affinity-order 20` (v1.20.2):
+    //   api: two on a and b, the third Pending: "0/2 nodes are available: 2 node(s) didn't
+    //        match pod affinity/anti-affinity, 2 node(s) didn't match pod anti-affinity rules."
+    //   web: Pending: "0/2 nodes are available: 1 node(s) didn't match pod affinity rules,
+    //        1 node(s) didn't match pod anti-affinity rules, 2 node(s) didn't match pod
+    //        affinity/anti-affinity."
+    // 1.20 adds the generic "didn't match pod affinity/anti-affinity" to every such node; 1.3x
+    // reports only the specific reason. Both check the pod's required affinity
+    // (UnschedulableAndUnresolvable), then its own required anti-affinity, then existing pods'
+    // (both Unschedulable), and report the first failure (interpodaffinity Filter).
     let (c, o) = run(include_str!("scenarios/affinity-order.yaml"));
     let pending: Vec<_> = ["api-0", "api-1", "api-2"]
         .into_iter()
@@ -141,10 +140,12 @@ fn inter_pod_affinity_checks_the_pods_own_terms_first() {
 
 #[test]
 fn pending_pods_are_retried_against_the_final_cluster() {
-    // Recorded (tools/scheduler-oracle/record.sh final-state, events read after the
-    // unschedulable queue's periodic flush, 60 s in 1.20, 5 min in 1.3x):
-    //   follower  bound to c (retried once leader was bound there)
-    //   big       Pending: 0/3 nodes are available: 1 Insufficient memory, 3 Insufficient cpu.
+    // Recorded with `tools/scheduler-oracle/record.sh final-state 100` (v1.20.2), after the
+    // unschedulable queue's periodic flush (60 s in 1.20, 5 min in 1.3x):
+    //   leader on c; follower on c (retried once leader was bound there); big Pending. The
+    //   scheduler's log shows big's first attempt "0/3 nodes are available: 3 Insufficient
+    //   cpu." and, after the flush, "0/3 nodes are available: 1 Insufficient memory,
+    //   3 Insufficient cpu." (the events API merged both into one series showing the first).
     let (c, o) = run(include_str!("scenarios/final-state.yaml"));
     assert_eq!(placed_on(&c, &o, "leader"), Some("c"));
     assert_eq!(
@@ -161,10 +162,10 @@ fn pending_pods_are_retried_against_the_final_cluster() {
 
 #[test]
 fn bare_pods_evicted_by_preemption_are_gone() {
-    // Recorded (tools/scheduler-oracle/record.sh bare-victim; the victim force-deleted as the
-    // harness has no kubelet to finish it):
-    //   urgent-*  bound to a after preempting bare
-    //   bare      deleted (nothing recreates it)
+    // Recorded with `tools/scheduler-oracle/record.sh bare-victim 20` (v1.20.2; the script
+    // force-deletes victims, as there is no kubelet to finish them):
+    //   event on bare: "Preempted by default/urgent-79d454b4db-4qk7p on node a"
+    //   pods afterwards: only urgent-79d454b4db-4qk7p, on a; bare is gone for good.
     let (c, o) = run(include_str!("scenarios/bare-victim.yaml"));
     let urgent = c
         .pods

@@ -415,7 +415,8 @@ impl<'c> Engine<'c> {
     /// DefaultPreemption, reduced: on nodes where only resource-like reasons failed, evict
     /// the fewest lowest-priority pods that make the pod fit; prefer the node whose most
     /// important victim matters least, then fewer victims, then node order.
-    fn preempt(&mut self, pod: usize) -> Option<(usize, Vec<usize>)> {
+    /// Pods evicted once (`evicted`) are not victims again, so preemption chains end.
+    fn preempt(&mut self, pod: usize, evicted: &[bool]) -> Option<(usize, Vec<usize>)> {
         let priority = self.c.templates[self.c.pods[pod].template].priority;
         // (most important victim, victim count, node), node, victims.
         type Candidate = ((i32, usize, usize), usize, Vec<usize>);
@@ -431,7 +432,9 @@ impl<'c> Engine<'c> {
                 .pods
                 .iter()
                 .copied()
-                .filter(|&q| self.c.templates[self.c.pods[q].template].priority < priority)
+                .filter(|&q| {
+                    !evicted[q] && self.c.templates[self.c.pods[q].template].priority < priority
+                })
                 .collect();
             if lower.is_empty() {
                 continue;
@@ -483,12 +486,13 @@ impl<'c> Engine<'c> {
             }
             Err(failure) => failure,
         };
-        let preemption = self
-            .preempt(pod)
-            .filter(|_| self.c.templates[self.c.pods[pod].template].preempts);
+        let preemption = if self.c.templates[self.c.pods[pod].template].preempts {
+            self.preempt(pod, &run.evicted)
+        } else {
+            None
+        };
         match preemption {
-            // A victim evicted once is not evicted again, so preemption chains end.
-            Some((node, victims)) if victims.iter().all(|&v| !run.evicted[v]) => {
+            Some((node, victims)) => {
                 for &v in &victims {
                     self.unbind(v);
                     run.evicted[v] = true;
