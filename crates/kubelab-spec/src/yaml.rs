@@ -594,7 +594,9 @@ pub(crate) fn resolve_plain_scalar(text: &str) -> Value {
 
 /// Splits Go's base prefix off an unsigned digit string (`strconv.ParseInt` with base 0).
 fn go_radix(digits: &str) -> Option<(u32, &str)> {
-    let lower = |p: &str| digits.len() > 2 && digits[..2].eq_ignore_ascii_case(p);
+    // `get`: the third byte may sit inside a multi-byte character ("-é d").
+    let lower =
+        |p: &str| digits.len() > 2 && digits.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p));
     Some(if lower("0x") {
         (16, &digits[2..])
     } else if lower("0o") {
