@@ -28,6 +28,9 @@ pub struct Shortfall {
     pub memory: bool,
     pub ephemeral: bool,
     pub scalar: Vec<String>,
+    /// A short resource is asked for beyond the node's whole allocatable: no eviction can
+    /// help, and upstream's NodeResourcesFit then returns UnschedulableAndUnresolvable.
+    pub unresolvable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +76,10 @@ impl Reason {
         matches!(
             self,
             Reason::Ports
-                | Reason::Insufficient(_)
+                | Reason::Insufficient(Shortfall {
+                    unresolvable: false,
+                    ..
+                })
                 | Reason::SpreadSkew
                 | Reason::ExistingAntiAffinity
                 | Reason::AntiAffinity

@@ -55,9 +55,11 @@ fn the_seeds_pending_pitfalls_are_explained_as_kube_scheduler_would() {
         o.failures[&pod(&c, "legacy-billing-0")].message,
         "0/6 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
     );
+    // It asks for more memory than a worker has at all: no eviction can help there either
+    // (NodeResourcesFit's unresolvable shortfall).
     assert_eq!(
         o.failures[&pod(&c, "model-training-0")].message,
-        "0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 3 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling."
+        "0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
     );
     // Workloads run on workers only; postgres where local-path storage exists.
     for (i, p) in c.pods.iter().enumerate() {

@@ -402,3 +402,30 @@ fn placed_pods_preferences_pull_new_pods_too() {
     let (c, o) = run(&yaml);
     assert_eq!(placed_on(&c, &o, "cache-0"), Some("a"));
 }
+
+#[test]
+fn requests_beyond_a_nodes_allocatable_are_unresolvable() {
+    // Upstream's NodeResourcesFit marks a shortfall unresolvable when the pod asks for more
+    // than the node has at all (fit.go, InsufficientResource.Unresolvable): preemption skips
+    // that node. Here a is merely full, b is too small for the pod even empty.
+    let running = "apiVersion: v1\nkind: Pod\nmetadata: {name: low, namespace: app, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: low, uid: u, controller: true}]}\nspec:\n  nodeName: a\n  priority: -10\n  containers: [{name: c, image: x, resources: {requests: {cpu: \"4\"}}}]\nstatus: {phase: Running}\n---\n";
+    let (c, o) = run(&(node("a", "4", "4Gi", "")
+        + &node("b", "1", "4Gi", "")
+        + running
+        + &pods("big", 1, "2", "100Mi", "      preemptionPolicy: Never\n")));
+    assert_eq!(
+        message(&c, &o, "big-0"),
+        "0/2 nodes are available: 2 Insufficient cpu. no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
+    );
+    let i = c.pods.iter().position(|p| p.name == "big-0").unwrap();
+    let may_help: Vec<bool> = o.failures[&i]
+        .node_reasons
+        .iter()
+        .map(|(_, r)| r.preemption_may_help())
+        .collect();
+    assert_eq!(
+        may_help,
+        [true, false],
+        "a is resolvable by eviction, b never"
+    );
+}

@@ -234,10 +234,17 @@ fn fits(t: &Template, n: &Node, requested: &crate::model::Resources) -> Result<(
         }
     }
     if short == Shortfall::default() {
-        Ok(())
-    } else {
-        Err(Reason::Insufficient(short))
+        return Ok(());
     }
+    // Pod slots do not count: an empty node always has one.
+    short.unresolvable = (short.cpu && want.cpu > have.cpu)
+        || (short.memory && want.memory > have.memory)
+        || (short.ephemeral && want.ephemeral > have.ephemeral)
+        || short
+            .scalar
+            .iter()
+            .any(|name| want.scalar(name) > have.scalar(name));
+    Err(Reason::Insufficient(short))
 }
 
 /// VolumeBinding's Filter: bound volumes must be reachable from the node (else "volume node

@@ -19,7 +19,6 @@ use crate::model::Resources;
 use crate::reason::{fit_error, Reason};
 
 pub use filter::ClaimState;
-
 use topology::Trackers;
 
 /// How pods enter the queue.
@@ -412,8 +411,10 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// DefaultPreemption, reduced: on nodes where only resource-like reasons failed, evict
-    /// the fewest lowest-priority pods that make the pod fit; prefer the node whose most
+    /// DefaultPreemption, reduced: on nodes the static filters allow, evict the fewest
+    /// lowest-priority pods that make the pod fit (a node rejected for an
+    /// UnschedulableAndUnresolvable reason never fits after evictions, so it drops out as
+    /// upstream leaves it out); prefer the node whose most
     /// important victim matters least, then fewer victims, then node order.
     /// Pods evicted once (`evicted`) are not victims again, so preemption chains end.
     fn preempt(&mut self, pod: usize, evicted: &[bool]) -> Option<(usize, Vec<usize>)> {
