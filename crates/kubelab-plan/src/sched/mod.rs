@@ -483,6 +483,7 @@ impl<'c> Engine<'c> {
             Ok(node) => {
                 run.failures.remove(&pod);
                 self.bind(pod, node);
+                run.changes += 1;
                 return true;
             }
             Err(failure) => failure,
@@ -510,10 +511,12 @@ impl<'c> Engine<'c> {
                 }
                 run.failures.remove(&pod);
                 self.bind(pod, node);
+                run.changes += 1;
                 true
             }
             _ => {
                 run.failures.insert(pod, failure);
+                run.failed_at[pod] = run.changes;
                 false
             }
         }
@@ -542,6 +545,10 @@ impl<'c> Engine<'c> {
             });
             let mut changed = false;
             for pod in pending {
+                // Nothing was bound or evicted since it failed: it would fail the same way.
+                if run.failed_at[pod] == run.changes {
+                    continue;
+                }
                 changed |= self.attempt(pod, run);
             }
             if !run.queue.is_empty() {
@@ -576,6 +583,7 @@ impl<'c> Engine<'c> {
     pub(crate) fn run_all(&mut self) -> Run {
         let mut run = Run {
             evicted: vec![false; self.c.pods.len()],
+            failed_at: vec![0; self.c.pods.len()],
             ..Run::default()
         };
         let held = self.options.hold_from.unwrap_or(usize::MAX);
@@ -635,6 +643,9 @@ pub(crate) struct Run {
     deleted: Vec<usize>,
     /// Pods already evicted once.
     evicted: Vec<bool>,
+    /// Bindings and evictions so far, and per pod their count when it last failed.
+    changes: u64,
+    failed_at: Vec<u64>,
 }
 
 /// Schedules every pod of `cluster`.
