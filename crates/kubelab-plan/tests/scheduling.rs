@@ -193,14 +193,15 @@ fn volume_binding_local_and_missing_claims() {
         message(&c, &o, "orphan-0"),
         format!("0/2 nodes are available: persistentvolumeclaim \"nope\" not found.{POSTFILTER}0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
     );
-    // A full b leaves the claim nowhere to go.
+    // A b too small for the pod leaves the claim nowhere to go (and 2 cpu is more than b has
+    // at all: not even preemption could help).
     let (c, o) = run(&(node("a", "4", "4Gi", "")
         + &node("b", "1", "4Gi", ", local: \"true\"")
         + storage
         + &pods("db", 1, "2", "100Mi", volume)));
     assert_eq!(
         message(&c, &o, "db-0"),
-        format!("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't find available persistent volumes to bind.{POSTFILTER}0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.")
+        format!("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't find available persistent volumes to bind.{POSTFILTER}0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
     );
 }
 
