@@ -13,11 +13,16 @@ pub struct StorageClass {
     pub allowed_topologies: Vec<NodeSelectorTerm>,
     /// Volumes are directories on one node (local-path): losing the node loses the data.
     pub node_local: bool,
+    /// A provisioner that creates volumes. `kubernetes.io/no-provisioner` (and an empty one)
+    /// only ever binds PersistentVolumes someone created.
+    pub provisions: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct PersistentVolume {
     pub name: String,
+    /// For claims' label selectors.
+    pub labels: BTreeMap<String, String>,
     pub class: String,
     pub capacity: i64,
     pub access_modes: Vec<String>,
@@ -36,6 +41,8 @@ pub struct Claim {
     pub volume_name: Option<String>,
     pub request: i64,
     pub access_modes: Vec<String>,
+    /// Only PersistentVolumes with these labels will do.
+    pub selector: Option<crate::model::Selector>,
 }
 
 impl Claim {

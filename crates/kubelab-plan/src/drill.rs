@@ -44,10 +44,25 @@ pub struct BudgetViolation {
     pub required: i64,
 }
 
+/// How `--fail any:N` chose the nodes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Search {
+    /// Every combination was tried: the answer is the worst case.
+    pub exhaustive: bool,
+    /// How many ways `count` of the cluster's nodes can fail (saturating).
+    pub combinations: usize,
+    /// Nodes the greedy search chose among, when not exhaustive.
+    pub candidates: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Drill {
     pub failed: Vec<String>,
+    /// For `any:N`: whether this is the worst case or a heuristic's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
     pub etcd: Option<Quorum>,
     /// BGP speakers still up (`None`: the cluster has no BGP).
     pub bgp_speakers_alive: Option<Vec<String>>,
@@ -146,6 +161,7 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
             let volume = format!("pvc-{}", key.replace('/', "-"));
             claim.volume_name = Some(volume.clone());
             after.volumes.push(crate::cluster::PersistentVolume {
+                labels: Default::default(),
                 name: volume,
                 class: claim.class.clone().unwrap_or_default(),
                 capacity: claim.request,
@@ -164,6 +180,10 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
                 }]),
                 claim: Some(key.clone()),
             });
+        }
+        // A claim bound before the failure stays bound to its volume.
+        if let (Some(claim), ClaimState::Bound { volume }) = (after.claims.get_mut(key), state) {
+            claim.volume_name = Some(cluster.volumes[*volume].name.clone());
         }
     }
     let outcome = if api_up {
@@ -219,6 +239,7 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
         .collect();
     let budgets_violated = budgets(cluster, before, &dead);
     Drill {
+        search: None,
         failed: dead
             .iter()
             .map(|&n| cluster.nodes[n].name.clone())
@@ -292,7 +313,13 @@ pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Option
                 best = Some(drill);
             }
         });
-        return best.unwrap_or_else(|| run(cluster, before, &[], options));
+        let mut drill = best.unwrap_or_else(|| run(cluster, before, &[], options));
+        drill.search = Some(Search {
+            exhaustive: true,
+            combinations,
+            candidates: n,
+        });
+        return drill;
     }
     // On a large cluster each trial is a full schedule: try the nodes whose loss can hurt
     // most (etcd members, BGP speakers, then the most workload pods) rather than all of them.
@@ -334,7 +361,13 @@ pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Option
             chosen.push(c);
         }
     }
-    run(cluster, before, &chosen, options)
+    let mut drill = run(cluster, before, &chosen, options);
+    drill.search = Some(Search {
+        exhaustive: false,
+        combinations,
+        candidates: candidates.len(),
+    });
+    drill
 }
 
 fn binomial(n: usize, k: usize) -> usize {
@@ -367,6 +400,21 @@ pub fn text(d: &Drill) -> String {
         d.failed.join(", "),
         if d.failed.len() == 1 { "s" } else { "" }
     );
+    match &d.search {
+        Some(s) if s.exhaustive => out.push_str(&format!(
+            "  the worst of all {} way{} to lose {} node{}\n",
+            s.combinations,
+            if s.combinations == 1 { "" } else { "s" },
+            d.failed.len(),
+            if d.failed.len() == 1 { "" } else { "s" }
+        )),
+        Some(s) => out.push_str(&format!(
+            "  HEURISTIC, not a proven worst case: {} combinations are too many to try, so nodes were picked greedily, one at a time, among the {} likeliest (etcd members, BGP speakers, most workload pods); a worse failure may exist\n",
+            if s.combinations == usize::MAX { "more than 2^64".to_string() } else { s.combinations.to_string() },
+            s.candidates
+        )),
+        None => {}
+    }
     if let Some(q) = &d.etcd {
         out.push_str(&if q.kept {
             format!("  etcd: quorum kept ({}/{} members, {} needed)\n", q.alive, q.members, q.needed)

@@ -15,4 +15,4 @@ pub mod sched;
 pub mod workloads;
 
 pub use cluster::Cluster;
-pub use sched::{schedule, Options, Outcome};
+pub use sched::{schedule, Options, Order, Outcome};

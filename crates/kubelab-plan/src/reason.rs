@@ -28,6 +28,9 @@ pub struct Shortfall {
     pub memory: bool,
     pub ephemeral: bool,
     pub scalar: Vec<String>,
+    /// A short resource is asked for beyond the node's whole allocatable: no eviction can
+    /// help, and upstream's NodeResourcesFit then returns UnschedulableAndUnresolvable.
+    pub unresolvable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +41,11 @@ pub enum Reason {
     NodeAffinity,
     Ports,
     Insufficient(Shortfall),
-    VolumeNodeAffinity,
-    NoVolumeToBind,
+    /// VolumeBinding can give both reasons for one node.
+    Volume {
+        node_conflict: bool,
+        bind_conflict: bool,
+    },
     SpreadSkew,
     SpreadMissingLabel,
     ExistingAntiAffinity,
@@ -56,7 +62,7 @@ impl Reason {
             Reason::NodeAffinity => Plugin::NodeAffinity,
             Reason::Ports => Plugin::NodePorts,
             Reason::Insufficient(_) => Plugin::NodeResourcesFit,
-            Reason::VolumeNodeAffinity | Reason::NoVolumeToBind => Plugin::VolumeBinding,
+            Reason::Volume { .. } => Plugin::VolumeBinding,
             Reason::SpreadSkew | Reason::SpreadMissingLabel => Plugin::PodTopologySpread,
             Reason::ExistingAntiAffinity | Reason::AntiAffinity | Reason::Affinity => {
                 Plugin::InterPodAffinity
@@ -70,7 +76,10 @@ impl Reason {
         matches!(
             self,
             Reason::Ports
-                | Reason::Insufficient(_)
+                | Reason::Insufficient(Shortfall {
+                    unresolvable: false,
+                    ..
+                })
                 | Reason::SpreadSkew
                 | Reason::ExistingAntiAffinity
                 | Reason::AntiAffinity
@@ -105,9 +114,20 @@ impl Reason {
                 out.extend(s.scalar.iter().map(|name| format!("Insufficient {name}")));
                 out
             }
-            Reason::VolumeNodeAffinity => one("node(s) had volume node affinity conflict"),
-            Reason::NoVolumeToBind => {
-                one("node(s) didn't find available persistent volumes to bind")
+            Reason::Volume {
+                node_conflict,
+                bind_conflict,
+            } => {
+                let mut out = Vec::new();
+                if *node_conflict {
+                    out.push("node(s) had volume node affinity conflict".to_string());
+                }
+                if *bind_conflict {
+                    out.push(
+                        "node(s) didn't find available persistent volumes to bind".to_string(),
+                    );
+                }
+                out
             }
             Reason::SpreadSkew => one("node(s) didn't match pod topology spread constraints"),
             Reason::SpreadMissingLabel => {

@@ -8,7 +8,7 @@ use crate::cluster::Cluster;
 use crate::model::NodeRole;
 use crate::quantity::{format_bytes, format_cpu};
 use crate::reason::Plugin;
-use crate::sched::{schedule, Options, Outcome};
+use crate::sched::{schedule_extras, Options, Order, Outcome};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,10 +122,15 @@ fn first_limit(c: &Cluster, reasons: &[(usize, crate::reason::Reason)]) -> Optio
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// How pods were queued (`queue`: all at once; `apply`: object by object).
+    pub order: Order,
     pub nodes: Vec<NodeRow>,
     pub placed: Vec<PodRow>,
     pub pending: Vec<PendingRow>,
+    /// Preemption victims their controllers recreated (and scheduled again).
     pub preempted: Vec<PodRow>,
+    /// Preemption victims nothing recreates: bare pods, deleted for good.
+    pub deleted: Vec<PodRow>,
     pub headroom: Vec<Headroom>,
 }
 
@@ -188,9 +193,17 @@ pub fn build(c: &Cluster, outcome: &Outcome) -> Plan {
     let preempted = outcome
         .preempted
         .iter()
+        .filter(|(victim, _)| !outcome.deleted.contains(victim))
         .map(|(victim, _)| pod_row(c, *victim, None))
         .collect();
+    let deleted = outcome
+        .deleted
+        .iter()
+        .map(|&victim| pod_row(c, victim, None))
+        .collect();
     Plan {
+        order: outcome.order,
+        deleted,
         nodes,
         placed,
         pending,
@@ -204,10 +217,13 @@ pub const HEADROOM_WORKLOADS: usize = 20;
 
 /// How many more replicas of each scalable workload fit after everything else is placed,
 /// and what stops the next one. At most `cap` extra replicas are tried per workload, for the
-/// first [`HEADROOM_WORKLOADS`] workloads.
+/// first [`HEADROOM_WORKLOADS`] workloads. Everything is scheduled once with the extras held
+/// back; each workload's extras are then tried on a copy of that final state, so headroom
+/// costs one schedule plus the extras, not a schedule per workload.
 pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
     let mut seen = Vec::new();
-    let mut out = Vec::new();
+    let mut trial = c.clone();
+    let mut ranges = Vec::new();
     for pod in &c.pods {
         let t = &c.templates[pod.template];
         let scalable = matches!(
@@ -221,7 +237,6 @@ pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
             break;
         }
         seen.push(pod.template);
-        let mut trial = c.clone();
         let first_extra = trial.pods.len();
         for i in 0..cap {
             let mut extra = pod.clone();
@@ -243,25 +258,31 @@ pub fn headroom(c: &Cluster, options: &Options, cap: usize) -> Vec<Headroom> {
             }
             trial.pods.push(extra);
         }
-        let outcome = schedule(
-            &trial,
-            Options {
-                keep_node_reasons: true,
-                ..options.clone()
-            },
-        );
-        let more = (first_extra..trial.pods.len())
-            .take_while(|&i| outcome.placement[i].is_some())
-            .count();
-        let failure = outcome.failures.range(first_extra..).next().map(|(_, f)| f);
-        out.push(Headroom {
-            workload: format!("{} {}/{}", t.owner.kind, t.namespace, t.owner.name),
-            more_replicas: more,
-            limit: failure.map(|f| f.message.clone()),
-            first_limit: failure.and_then(|f| first_limit(c, &f.node_reasons)),
-        });
+        ranges.push(first_extra..trial.pods.len());
     }
-    out
+    let results = schedule_extras(
+        &trial,
+        Options {
+            keep_node_reasons: true,
+            hold_from: Some(c.pods.len()),
+            ..options.clone()
+        },
+        &ranges,
+    );
+    seen.iter()
+        .zip(results)
+        .map(|(&template, (more, failure))| {
+            let t = &c.templates[template];
+            Headroom {
+                workload: format!("{} {}/{}", t.owner.kind, t.namespace, t.owner.name),
+                more_replicas: more,
+                limit: failure.as_ref().map(|f| f.message.clone()),
+                first_limit: failure
+                    .as_ref()
+                    .and_then(|f| first_limit(c, &f.node_reasons)),
+            }
+        })
+        .collect()
 }
 
 fn bar(used: i64, total: i64) -> String {
@@ -324,15 +345,24 @@ pub fn text(plan: &Plan) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "\n{} pods placed, {} Pending{}\n",
+        "\n{} pods placed, {} Pending{}{}\n",
         plan.placed.len(),
         plan.pending.len(),
         if plan.preempted.is_empty() {
             String::new()
         } else {
             format!(", {} preempted", plan.preempted.len())
+        },
+        if plan.deleted.is_empty() {
+            String::new()
+        } else {
+            format!(", {} deleted by preemption", plan.deleted.len())
         }
     ));
+    out.push_str(match plan.order {
+        Order::Queue => "Order: queue (every pod queued at once, highest priority first; --order apply schedules object by object)\n",
+        Order::Apply => "Order: apply (objects in file order, each scheduled before the next is applied)\n",
+    });
     if !plan.placed.is_empty() {
         out.push_str("\nPlaced:\n");
         for p in &plan.placed {
@@ -351,6 +381,12 @@ pub fn text(plan: &Plan) -> String {
     if !plan.preempted.is_empty() {
         out.push_str("\nPreempted by higher-priority pods (recreated and scheduled again):\n");
         for p in &plan.preempted {
+            out.push_str(&format!("  {}/{} ({})\n", p.namespace, p.name, p.owner));
+        }
+    }
+    if !plan.deleted.is_empty() {
+        out.push_str("\nDeleted by preemption (bare pods: nothing recreates them):\n");
+        for p in &plan.deleted {
             out.push_str(&format!("  {}/{} ({})\n", p.namespace, p.name, p.owner));
         }
     }

@@ -221,6 +221,7 @@ fn add_class(cluster: &mut Cluster, sc: K8sStorageClass) {
             sc.provisioner.as_str(),
             "rancher.io/local-path" | "kubernetes.io/no-provisioner"
         ),
+        provisions: !matches!(sc.provisioner.as_str(), "" | "kubernetes.io/no-provisioner"),
     };
     cluster.classes.insert(name, class);
 }
@@ -228,6 +229,7 @@ fn add_class(cluster: &mut Cluster, sc: K8sStorageClass) {
 fn add_volume(cluster: &mut Cluster, pv: core::PersistentVolume) {
     let spec = pv.spec.unwrap_or_default();
     cluster.volumes.push(PersistentVolume {
+        labels: pv.metadata.labels.unwrap_or_default(),
         name: pv.metadata.name.unwrap_or_default(),
         class: spec.storage_class_name.unwrap_or_default(),
         capacity: spec
@@ -270,6 +272,7 @@ fn claim_from(
             .and_then(|r| r.get("storage").and_then(|q| parse_units(&q.0)))
             .unwrap_or(0),
         access_modes: spec.access_modes.unwrap_or_default(),
+        selector: spec.selector.as_ref().map(Selector::from_k8s),
     }
 }
 

@@ -55,9 +55,11 @@ fn the_seeds_pending_pitfalls_are_explained_as_kube_scheduler_would() {
         o.failures[&pod(&c, "legacy-billing-0")].message,
         "0/6 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
     );
+    // It asks for more memory than a worker has at all: no eviction can help there either
+    // (NodeResourcesFit's unresolvable shortfall).
     assert_eq!(
         o.failures[&pod(&c, "model-training-0")].message,
-        "0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 3 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling."
+        "0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint(s). no new claims to deallocate, preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling."
     );
     // Workloads run on workers only; postgres where local-path storage exists.
     for (i, p) in c.pods.iter().enumerate() {
@@ -97,7 +99,7 @@ fn headroom_names_the_first_limit() {
         .limit
         .as_deref()
         .unwrap()
-        .contains("didn't satisfy existing pods anti-affinity rules"));
+        .contains("didn't match pod anti-affinity rules"));
     let web = rooms
         .iter()
         .find(|h| h.workload == "Deployment production/web-server")
@@ -161,7 +163,9 @@ fn losing_worker_02_moves_stateless_pods_and_breaks_the_web_budget() {
     assert!(moved.iter().all(|m| !m.is_empty()));
     // api keeps one replica per node: its displaced replica has nowhere to go.
     assert!(d.pending.iter().any(|p| p.pod.owner == "Deployment/api"
-        && p.message.contains("2 node(s) didn't satisfy existing pods anti-affinity rules, 4 node(s) had untolerated taint(s)")));
+        && p.message.contains(
+            "2 node(s) didn't match pod anti-affinity rules, 4 node(s) had untolerated taint(s)"
+        )));
     assert_eq!(d.budgets_violated.len(), 1);
     assert_eq!(d.budgets_violated[0].budget, "production/web-server");
 }

@@ -165,3 +165,32 @@ fn reusing_resource_scores_changes_no_placement() {
         assert_eq!(reused.placement, fresh.placement);
     }
 }
+
+#[test]
+fn any_n_says_whether_it_is_the_worst_case_or_a_heuristic() {
+    use kubelab_plan::drill;
+    let small = generate::cluster(10, 60, 3);
+    let before = schedule(&small, Options::default());
+    let d = drill::worst(&small, &before, 2, &Options::default());
+    let search = d.search.as_ref().unwrap();
+    assert!(search.exhaustive && search.combinations == 45, "{search:?}");
+    assert!(drill::text(&d).contains("the worst of all 45 ways to lose 2 nodes"));
+    // 100 nodes, two failing: 4,950 combinations, past the exhaustive limit.
+    let large = generate::cluster(100, 300, 10);
+    let before = schedule(&large, Options::default());
+    let d = drill::worst(&large, &before, 2, &Options::default());
+    let search = d.search.as_ref().unwrap();
+    assert!(
+        !search.exhaustive && search.combinations == 4950,
+        "{search:?}"
+    );
+    assert!(
+        drill::text(&d).contains("HEURISTIC, not a proven worst case: 4950 combinations"),
+        "{}",
+        drill::text(&d)
+    );
+    // Named nodes are not a search.
+    assert!(drill::run(&large, &before, &[0], &Options::default())
+        .search
+        .is_none());
+}

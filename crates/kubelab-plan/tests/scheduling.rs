@@ -193,14 +193,15 @@ fn volume_binding_local_and_missing_claims() {
         message(&c, &o, "orphan-0"),
         format!("0/2 nodes are available: persistentvolumeclaim \"nope\" not found.{POSTFILTER}0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
     );
-    // A full b leaves the claim nowhere to go.
+    // A b too small for the pod leaves the claim nowhere to go (and 2 cpu is more than b has
+    // at all: not even preemption could help).
     let (c, o) = run(&(node("a", "4", "4Gi", "")
         + &node("b", "1", "4Gi", ", local: \"true\"")
         + storage
         + &pods("db", 1, "2", "100Mi", volume)));
     assert_eq!(
         message(&c, &o, "db-0"),
-        format!("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't find available persistent volumes to bind.{POSTFILTER}0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.")
+        format!("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't find available persistent volumes to bind.{POSTFILTER}0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
     );
 }
 
@@ -254,7 +255,7 @@ fn inter_pod_affinity_and_anti_affinity() {
     assert_eq!(api, ["a", "b"]);
     assert_eq!(
         message(&c, &o, "api-2"),
-        format!("0/2 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules.{POSTFILTER}0/2 nodes are available: 2 No preemption victims found for incoming pod.")
+        format!("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.{POSTFILTER}0/2 nodes are available: 2 No preemption victims found for incoming pod.")
     );
     assert_eq!(placed_on(&c, &o, "cache-0"), Some("b"));
     assert_eq!(placed_on(&c, &o, "cache-1"), Some("b"));
@@ -401,4 +402,31 @@ fn placed_pods_preferences_pull_new_pods_too() {
         + &pods("cache", 1, "100m", "100Mi", "");
     let (c, o) = run(&yaml);
     assert_eq!(placed_on(&c, &o, "cache-0"), Some("a"));
+}
+
+#[test]
+fn requests_beyond_a_nodes_allocatable_are_unresolvable() {
+    // Upstream's NodeResourcesFit marks a shortfall unresolvable when the pod asks for more
+    // than the node has at all (fit.go, InsufficientResource.Unresolvable): preemption skips
+    // that node. Here a is merely full, b is too small for the pod even empty.
+    let running = "apiVersion: v1\nkind: Pod\nmetadata: {name: low, namespace: app, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: low, uid: u, controller: true}]}\nspec:\n  nodeName: a\n  priority: -10\n  containers: [{name: c, image: x, resources: {requests: {cpu: \"4\"}}}]\nstatus: {phase: Running}\n---\n";
+    let (c, o) = run(&(node("a", "4", "4Gi", "")
+        + &node("b", "1", "4Gi", "")
+        + running
+        + &pods("big", 1, "2", "100Mi", "      preemptionPolicy: Never\n")));
+    assert_eq!(
+        message(&c, &o, "big-0"),
+        "0/2 nodes are available: 2 Insufficient cpu. no new claims to deallocate, preemption: not eligible due to preemptionPolicy=Never."
+    );
+    let i = c.pods.iter().position(|p| p.name == "big-0").unwrap();
+    let may_help: Vec<bool> = o.failures[&i]
+        .node_reasons
+        .iter()
+        .map(|(_, r)| r.preemption_may_help())
+        .collect();
+    assert_eq!(
+        may_help,
+        [true, false],
+        "a is resolvable by eviction, b never"
+    );
 }

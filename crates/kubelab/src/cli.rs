@@ -223,9 +223,19 @@ pub struct PlanArgs {
     /// kube-scheduler's percentageOfNodesToScore [default: its adaptive value].
     #[arg(long, value_name = "PERCENT")]
     pub percentage_of_nodes_to_score: Option<u32>,
+    /// How pods are queued: `queue` puts every pod in the queue at once (priority decides);
+    /// `apply` takes objects in file order, scheduling each before the next is applied.
+    #[arg(long, value_enum, default_value_t = PlanOrder::Queue)]
+    pub order: PlanOrder,
     /// Most extra replicas tried per workload for headroom (0 turns headroom off).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub headroom_limit: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanOrder {
+    Queue,
+    Apply,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

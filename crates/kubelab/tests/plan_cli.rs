@@ -126,3 +126,34 @@ fn errors_name_the_place_and_the_fix() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lab"));
 }
+
+#[test]
+fn apply_order_and_deleted_victims_are_in_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cluster.yaml"),
+        "apiVersion: v1\nkind: List\nitems:\n\
+         - {apiVersion: v1, kind: Node, metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}, status: {allocatable: {cpu: \"1\", memory: 2Gi, pods: \"110\"}, nodeInfo: {kubeletVersion: v1.36.0}}}\n\
+         - {apiVersion: v1, kind: Pod, metadata: {name: bare, namespace: default}, spec: {nodeName: n1, containers: [{name: c, image: x, resources: {requests: {cpu: 600m}}}]}, status: {phase: Running}}\n",
+    )
+    .unwrap();
+    // A low-priority batch applied first, an urgent workload after it.
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: batch, namespace: default}\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers: [{name: c, image: x, resources: {requests: {cpu: 300m}}}]\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: urgent, namespace: default}\nspec:\n  replicas: 1\n  template:\n    spec:\n      priorityClassName: high\n      containers: [{name: c, image: x, resources: {requests: {cpu: 600m}}}]\n",
+    )
+    .unwrap();
+    let queue = stdout(&plan(
+        dir.path(),
+        &["app.yaml", "--cluster", "cluster.yaml"],
+    ));
+    let apply = stdout(&plan(
+        dir.path(),
+        &["app.yaml", "--cluster", "cluster.yaml", "--order", "apply"],
+    ));
+    insta::assert_snapshot!(format!(
+        "== --order queue (default)\n{queue}\n== --order apply\n{apply}"
+    ));
+}

@@ -21,8 +21,22 @@ use crate::reason::{fit_error, Reason};
 pub use filter::ClaimState;
 use topology::Trackers;
 
+/// How pods enter the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Order {
+    /// Every pod of the input at once: the queue alone orders them (priority, then input
+    /// order), as if everything had been applied in one go.
+    #[default]
+    Queue,
+    /// Objects in input order, each object's pods scheduled (and the Pending ones retried)
+    /// before the next is applied, as `kubectl apply` of one file after another does.
+    Apply,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub order: Order,
     /// kube-scheduler's `percentageOfNodesToScore`; `None` is its adaptive default.
     pub percentage_of_nodes_to_score: Option<u32>,
     /// Keep each node's reason for every unplaced pod (for `-o json`); costs memory on
@@ -31,6 +45,9 @@ pub struct Options {
     /// Score every node afresh for every pod instead of reusing unchanged nodes' resource
     /// scores (for checking that the reuse changes nothing).
     pub recompute_scores: bool,
+    /// Pods from this index on are not queued: headroom's extra replicas, tried one by one
+    /// against the final state afterwards.
+    pub hold_from: Option<usize>,
 }
 
 /// Why one pod is Pending.
@@ -48,6 +65,10 @@ pub struct Outcome {
     pub failures: BTreeMap<usize, Failure>,
     /// (victim, preemptor) pairs.
     pub preempted: Vec<(usize, usize)>,
+    /// Victims without a controller to recreate them: deleted for good.
+    pub deleted: Vec<usize>,
+    /// How pods were queued.
+    pub order: Order,
     /// Per node: requested resources (for the table).
     pub requested: Vec<Resources>,
     /// Claim → where its volume ended up.
@@ -77,6 +98,7 @@ pub(crate) struct Hot {
     pub allocatable_memory: i64,
 }
 
+#[derive(Clone)]
 pub(crate) struct Engine<'c> {
     pub c: &'c Cluster,
     pub nodes: Vec<NodeState>,
@@ -102,6 +124,8 @@ pub(crate) struct Engine<'c> {
     base_key: (i64, i64),
     pub trackers: Trackers,
     pub claims: BTreeMap<String, ClaimState>,
+    /// Claims the PV controller could not bind before scheduling: their pods fail PreFilter.
+    pub unbound_immediate: std::collections::BTreeSet<String>,
     pub volume_taken: Vec<bool>,
     next_start: usize,
     options: Options,
@@ -110,7 +134,7 @@ pub(crate) struct Engine<'c> {
 impl<'c> Engine<'c> {
     pub fn new(c: &'c Cluster, options: Options) -> Self {
         let trackers = Trackers::new(c);
-        Engine {
+        let mut engine = Engine {
             c,
             nodes: vec![NodeState::default(); c.nodes.len()],
             divisors: c
@@ -151,10 +175,13 @@ impl<'c> Engine<'c> {
             base_key: (-1, -1),
             trackers,
             claims: BTreeMap::new(),
+            unbound_immediate: Default::default(),
             volume_taken: c.volumes.iter().map(|v| v.claim.is_some()).collect(),
             next_start: 0,
             options,
-        }
+        };
+        filter::bind_immediate(&mut engine);
+        engine
     }
 
     /// Computes the template's static verdicts once: 0 where the node passes, otherwise
@@ -384,10 +411,13 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// DefaultPreemption, reduced: on nodes where only resource-like reasons failed, evict
-    /// the fewest lowest-priority pods that make the pod fit; prefer the node whose most
+    /// DefaultPreemption, reduced: on nodes the static filters allow, evict the fewest
+    /// lowest-priority pods that make the pod fit (a node rejected for an
+    /// UnschedulableAndUnresolvable reason never fits after evictions, so it drops out as
+    /// upstream leaves it out); prefer the node whose most
     /// important victim matters least, then fewer victims, then node order.
-    fn preempt(&mut self, pod: usize) -> Option<(usize, Vec<usize>)> {
+    /// Pods evicted once (`evicted`) are not victims again, so preemption chains end.
+    fn preempt(&mut self, pod: usize, evicted: &[bool]) -> Option<(usize, Vec<usize>)> {
         let priority = self.c.templates[self.c.pods[pod].template].priority;
         // (most important victim, victim count, node), node, victims.
         type Candidate = ((i32, usize, usize), usize, Vec<usize>);
@@ -403,7 +433,9 @@ impl<'c> Engine<'c> {
                 .pods
                 .iter()
                 .copied()
-                .filter(|&q| self.c.templates[self.c.pods[q].template].priority < priority)
+                .filter(|&q| {
+                    !evicted[q] && self.c.templates[self.c.pods[q].template].priority < priority
+                })
                 .collect();
             if lower.is_empty() {
                 continue;
@@ -444,58 +476,201 @@ impl<'c> Engine<'c> {
         best.map(|(_, node, victims)| (node, victims))
     }
 
-    /// Runs the queue to the end.
-    pub fn run(mut self) -> Outcome {
-        let mut failures = BTreeMap::new();
-        let mut preempted = Vec::new();
-        let mut queue = BinaryHeap::new();
-        for (i, p) in self.c.pods.iter().enumerate() {
-            match p.bound {
-                Some(node) => self.bind(i, node),
-                None => queue.push((self.c.templates[p.template].priority, Reverse(i))),
+    /// One scheduling cycle for `pod`: bind it where it fits, else preempt for it if that
+    /// helps, else record why it is Pending. True when it was bound.
+    pub(crate) fn attempt(&mut self, pod: usize, run: &mut Run) -> bool {
+        let failure = match self.schedule_one(pod) {
+            Ok(node) => {
+                run.failures.remove(&pod);
+                self.bind(pod, node);
+                run.changes += 1;
+                return true;
             }
-        }
-        let mut requeued = vec![false; self.c.pods.len()];
-        while let Some((_, Reverse(pod))) = queue.pop() {
-            match self.schedule_one(pod) {
-                Ok(node) => {
-                    failures.remove(&pod);
-                    self.bind(pod, node);
+            Err(failure) => failure,
+        };
+        let preemption = if self.c.templates[self.c.pods[pod].template].preempts {
+            self.preempt(pod, &run.evicted)
+        } else {
+            None
+        };
+        match preemption {
+            Some((node, victims)) => {
+                for &v in &victims {
+                    self.unbind(v);
+                    run.evicted[v] = true;
+                    run.preempted.push((v, pod));
+                    let t = &self.c.templates[self.c.pods[v].template];
+                    if t.recreated {
+                        // Its controller makes a new pod, which queues like any other.
+                        run.queue.push((t.priority, Reverse(v)));
+                    } else {
+                        // Nothing recreates a bare pod: it is deleted for good.
+                        run.failures.remove(&v);
+                        run.deleted.push(v);
+                    }
                 }
-                Err(failure) => match self
-                    .preempt(pod)
-                    .filter(|_| self.c.templates[self.c.pods[pod].template].preempts)
-                {
-                    // A victim evicted once is not re-queued again, so preemption chains end.
-                    Some((node, victims)) if victims.iter().all(|&v| !requeued[v]) => {
-                        for &v in &victims {
-                            self.unbind(v);
-                            requeued[v] = true;
-                            preempted.push((v, pod));
-                            let priority = self.c.templates[self.c.pods[v].template].priority;
-                            queue.push((priority, Reverse(v)));
-                        }
-                        self.bind(pod, node);
-                    }
-                    _ => {
-                        failures.insert(pod, failure);
-                    }
-                },
+                run.failures.remove(&pod);
+                self.bind(pod, node);
+                run.changes += 1;
+                true
+            }
+            _ => {
+                run.failures.insert(pod, failure);
+                run.failed_at[pod] = run.changes;
+                false
             }
         }
+    }
+
+    fn drain(&mut self, run: &mut Run) {
+        while let Some((_, Reverse(pod))) = run.queue.pop() {
+            self.attempt(pod, run);
+        }
+    }
+
+    /// The scheduler retries unschedulable pods when the cluster changes and, failing that,
+    /// periodically: Pending pods are tried again until a round changes nothing, so each
+    /// one's message describes the final cluster (and a pod that fits now is placed).
+    fn retry(&mut self, run: &mut Run) {
+        for _ in 0..=self.c.pods.len() {
+            let mut pending: Vec<usize> = run.failures.keys().copied().collect();
+            if pending.is_empty() {
+                return;
+            }
+            pending.sort_by_key(|&p| {
+                (
+                    Reverse(self.c.templates[self.c.pods[p].template].priority),
+                    p,
+                )
+            });
+            let mut changed = false;
+            for pod in pending {
+                // Nothing was bound or evicted since it failed: it would fail the same way.
+                if run.failed_at[pod] == run.changes {
+                    continue;
+                }
+                changed |= self.attempt(pod, run);
+            }
+            if !run.queue.is_empty() {
+                self.drain(run);
+                changed = true;
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// Runs the queue to the end.
+    pub(crate) fn run(mut self) -> Outcome {
+        let run = self.run_all();
+        self.outcome(run)
+    }
+
+    fn outcome(self, run: Run) -> Outcome {
         Outcome {
             placement: self.placement,
-            failures,
-            preempted,
+            failures: run.failures,
+            preempted: run.preempted,
+            deleted: run.deleted,
+            order: self.options.order,
             requested: self.nodes.into_iter().map(|n| n.requested).collect(),
             claims: self.claims,
         }
     }
+
+    /// Schedules every pod not held back, in the chosen order, with retries.
+    pub(crate) fn run_all(&mut self) -> Run {
+        let mut run = Run {
+            evicted: vec![false; self.c.pods.len()],
+            failed_at: vec![0; self.c.pods.len()],
+            ..Run::default()
+        };
+        let held = self.options.hold_from.unwrap_or(usize::MAX);
+        let mut waiting = Vec::new();
+        for (i, p) in self.c.pods.iter().enumerate() {
+            match p.bound {
+                Some(node) => self.bind(i, node),
+                None if i < held => waiting.push(i),
+                None => {}
+            }
+        }
+        // Apply order: one batch per object (a controller's pods are consecutive, one
+        // template); queue order: one batch.
+        let mut batches: Vec<&[usize]> = Vec::new();
+        match self.options.order {
+            Order::Queue => batches.push(&waiting),
+            Order::Apply => batches.extend(
+                waiting.chunk_by(|&a, &b| self.c.pods[a].template == self.c.pods[b].template),
+            ),
+        }
+        for batch in batches {
+            for &i in batch {
+                let priority = self.c.templates[self.c.pods[i].template].priority;
+                run.queue.push((priority, Reverse(i)));
+            }
+            self.drain(&mut run);
+            self.retry(&mut run);
+        }
+        run
+    }
+
+    /// Headroom: after everything is placed, extra replicas one at a time (each may preempt,
+    /// as a scaled-up replica would; its victims are not followed). How many were bound before
+    /// the first that was not, and that one's failure.
+    pub(crate) fn try_extras(
+        &mut self,
+        run: &mut Run,
+        extras: std::ops::Range<usize>,
+    ) -> (usize, Option<Failure>) {
+        let mut placed = 0;
+        for pod in extras {
+            if !self.attempt(pod, run) {
+                return (placed, run.failures.remove(&pod));
+            }
+            placed += 1;
+        }
+        (placed, None)
+    }
+}
+
+/// What a run accumulates besides the engine's state.
+#[derive(Default, Clone)]
+pub(crate) struct Run {
+    queue: BinaryHeap<(i32, Reverse<usize>)>,
+    failures: BTreeMap<usize, Failure>,
+    preempted: Vec<(usize, usize)>,
+    deleted: Vec<usize>,
+    /// Pods already evicted once.
+    evicted: Vec<bool>,
+    /// Bindings and evictions so far, and per pod their count when it last failed.
+    changes: u64,
+    failed_at: Vec<u64>,
 }
 
 /// Schedules every pod of `cluster`.
 pub fn schedule(cluster: &Cluster, options: Options) -> Outcome {
     Engine::new(cluster, options).run()
+}
+
+/// Schedules every pod before `extras[0].start` (see [`Options::hold_from`]), then, for each
+/// range of held-back extra replicas, how many of them fit one after another in the final
+/// state, and the first failure. One schedule in all, not one per workload.
+pub fn schedule_extras(
+    cluster: &Cluster,
+    options: Options,
+    extras: &[std::ops::Range<usize>],
+) -> Vec<(usize, Option<Failure>)> {
+    let mut engine = Engine::new(cluster, options);
+    let run = engine.run_all();
+    extras
+        .iter()
+        .map(|range| {
+            let mut trial = engine.clone();
+            let mut trial_run = run.clone();
+            trial.try_extras(&mut trial_run, range.clone())
+        })
+        .collect()
 }
 
 /// Whether the DaemonSet controller creates a pod for this node: the pod's node selector,

@@ -16,6 +16,7 @@ pub const HOSTNAME: &str = "kubernetes.io/hostname";
 pub const ZONE: &str = "topology.kubernetes.io/zone";
 
 /// Per topology key: each node's domain.
+#[derive(Clone)]
 struct Key {
     domain_of: Vec<Option<u32>>,
     domains: usize,
@@ -51,6 +52,7 @@ impl Key {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Tracker {
     key: usize,
     counts: Vec<i64>,
@@ -91,6 +93,7 @@ impl Tracker {
     }
 }
 
+#[derive(Clone)]
 struct SpreadRule {
     tracker: usize,
     max_skew: i64,
@@ -99,11 +102,13 @@ struct SpreadRule {
     self_match: bool,
 }
 
+#[derive(Clone)]
 struct AffinityRule {
     tracker: usize,
     self_match: bool,
 }
 
+#[derive(Clone)]
 pub(crate) struct Trackers {
     keys: Vec<Key>,
     key_names: Vec<String>,
@@ -357,6 +362,10 @@ impl Trackers {
         Ok(())
     }
 
+    /// InterPodAffinity's filter, in upstream's order: the pod's required affinity
+    /// (UnschedulableAndUnresolvable), its own required anti-affinity, then placed pods'
+    /// anti-affinity toward it (both Unschedulable: evicting pods may help). The first that
+    /// fails is the node's reason.
     #[inline]
     pub fn affinity_ok(&self, _c: &Cluster, template: usize, node: usize) -> Result<(), Reason> {
         if self.existing_anti[template].is_empty()
@@ -365,12 +374,23 @@ impl Trackers {
         {
             return Ok(());
         }
-        for &id in &self.existing_anti[template] {
-            if self
-                .domain(id, node)
-                .is_some_and(|d| self.trackers[id].counts[d] > 0)
-            {
-                return Err(Reason::ExistingAntiAffinity);
+        let rules = &self.affinity[template];
+        if !rules.is_empty() {
+            // Every term's topology key must be on the node, and a matching pod in its domain.
+            let mut missing_key = false;
+            let mut all_matched = true;
+            for rule in rules {
+                match self.domain(rule.tracker, node) {
+                    None => missing_key = true,
+                    Some(d) => all_matched &= self.trackers[rule.tracker].counts[d] > 0,
+                }
+            }
+            // The first pod of a group that selects itself may go anywhere with the keys
+            // while no pod matches its terms yet.
+            let nobody_yet = rules.iter().all(|r| self.trackers[r.tracker].total == 0)
+                && rules.iter().all(|r| r.self_match);
+            if missing_key || (!all_matched && !nobody_yet) {
+                return Err(Reason::Affinity);
             }
         }
         for &id in &self.anti[template] {
@@ -381,20 +401,12 @@ impl Trackers {
                 return Err(Reason::AntiAffinity);
             }
         }
-        let rules = &self.affinity[template];
-        // The first pod of a group that selects itself may go anywhere when no pod matches
-        // any of its terms yet.
-        let nobody_yet = rules.iter().all(|r| self.trackers[r.tracker].total == 0)
-            && rules.iter().all(|r| r.self_match);
-        if nobody_yet {
-            return Ok(());
-        }
-        for rule in rules {
-            let ok = self
-                .domain(rule.tracker, node)
-                .is_some_and(|d| self.trackers[rule.tracker].counts[d] > 0);
-            if !ok {
-                return Err(Reason::Affinity);
+        for &id in &self.existing_anti[template] {
+            if self
+                .domain(id, node)
+                .is_some_and(|d| self.trackers[id].counts[d] > 0)
+            {
+                return Err(Reason::ExistingAntiAffinity);
             }
         }
         Ok(())

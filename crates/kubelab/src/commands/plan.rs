@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use kubelab_lint::{input, Document};
 use kubelab_plan::lab::{cluster_from_lab, LabOptions};
 use kubelab_plan::model::NodeRole;
-use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options};
+use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options, Order};
 
-use crate::cli::{PlanArgs, PlanFormat};
+use crate::cli::{PlanArgs, PlanFormat, PlanOrder};
 use crate::lab_file;
 use crate::output::Style;
 
@@ -49,6 +49,10 @@ pub fn run(args: PlanArgs, style: Style) -> Result<ExitCode, String> {
         return Err(format!("cannot read the workloads:\n{}", lines.join("\n")));
     }
     let options = Options {
+        order: match args.order {
+            PlanOrder::Queue => Order::Queue,
+            PlanOrder::Apply => Order::Apply,
+        },
         percentage_of_nodes_to_score: args.percentage_of_nodes_to_score,
         keep_node_reasons: args.output == PlanFormat::Json,
         ..Options::default()
