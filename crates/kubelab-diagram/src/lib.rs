@@ -4,8 +4,10 @@
 //! Mermaid for Markdown documents.
 //!
 //! [`Topology::from_lab`] turns the lab into what the pictures show (a view, not a second model);
-//! each format module only draws it.
+//! each format module only draws it. [`capacity`] draws a plan's per-node capacity the same way,
+//! from a view the caller builds.
 
+pub mod capacity;
 mod dot;
 mod mermaid;
 mod svg;

@@ -48,6 +48,8 @@ pub fn nodes(count: usize) -> Vec<Node> {
                     pods: 110,
                     scalar: Vec::new(),
                 },
+                reserved_cpu: 0,
+                reserved_memory: 0,
                 role: NodeRole::Worker,
             }
         })

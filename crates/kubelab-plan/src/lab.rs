@@ -114,6 +114,8 @@ pub fn cluster_from_lab(lab: &Lab, options: LabOptions) -> Result<Cluster, Vec<L
                 pods: MAX_PODS,
                 scalar: Vec::new(),
             },
+            reserved_cpu: SYSTEM_RESERVED_CPU,
+            reserved_memory: reserved + EVICTION_HARD_MEMORY,
             role: if control_plane {
                 NodeRole::ControlPlane
             } else {

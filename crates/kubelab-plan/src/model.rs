@@ -137,6 +137,10 @@ pub struct Node {
     pub taints: Vec<Taint>,
     pub unschedulable: bool,
     pub allocatable: Resources,
+    /// CPU (millicores) and memory (bytes) held back from capacity (system reservations and the
+    /// eviction threshold); zero where the source does not say.
+    pub reserved_cpu: i64,
+    pub reserved_memory: i64,
     pub role: NodeRole,
 }
 
@@ -149,6 +153,15 @@ impl Node {
         } else {
             NodeRole::Worker
         };
+        let status = node.status.as_ref();
+        let allocatable = status
+            .and_then(|s| s.allocatable.as_ref())
+            .map(Resources::from_list)
+            .unwrap_or_default();
+        let capacity = status
+            .and_then(|s| s.capacity.as_ref())
+            .map(Resources::from_list);
+        let (allocatable_cpu, allocatable_memory) = (allocatable.cpu, allocatable.memory);
         Node {
             name: node.metadata.name.clone().unwrap_or_default(),
             taints: spec
@@ -164,12 +177,13 @@ impl Node {
                 })
                 .collect(),
             unschedulable: spec.unschedulable.unwrap_or(false),
-            allocatable: node
-                .status
+            allocatable,
+            reserved_cpu: capacity
                 .as_ref()
-                .and_then(|s| s.allocatable.as_ref())
-                .map(Resources::from_list)
-                .unwrap_or_default(),
+                .map_or(0, |c| (c.cpu - allocatable_cpu).max(0)),
+            reserved_memory: capacity
+                .as_ref()
+                .map_or(0, |c| (c.memory - allocatable_memory).max(0)),
             labels,
             role,
         }

@@ -23,6 +23,22 @@ pub struct NodeRow {
     pub memory_platform: i64,
     pub pods: i64,
     pub pods_allocatable: i64,
+    /// Held back by the node (system reservations, eviction threshold): capacity − allocatable.
+    pub cpu_reserved: i64,
+    pub memory_reserved: i64,
+    /// What each workload placed here requests, in name order.
+    pub workloads: Vec<WorkloadShare>,
+}
+
+/// One workload's requests on one node.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadShare {
+    /// `namespace/owner`.
+    pub workload: String,
+    pub cpu: i64,
+    pub memory: i64,
+    pub pods: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,9 +177,14 @@ pub fn build(c: &Cluster, outcome: &Outcome) -> Plan {
             memory_platform: 0,
             pods: r.pods,
             pods_allocatable: n.allocatable.pods,
+            cpu_reserved: n.reserved_cpu,
+            memory_reserved: n.reserved_memory,
+            workloads: Vec::new(),
         })
         .collect();
     let mut placed = Vec::new();
+    let mut shares: Vec<std::collections::BTreeMap<String, WorkloadShare>> =
+        vec![Default::default(); nodes.len()];
     for (pod, node) in outcome.placement.iter().enumerate() {
         let Some(node) = *node else { continue };
         let t = &c.templates[c.pods[pod].template];
@@ -171,7 +192,22 @@ pub fn build(c: &Cluster, outcome: &Outcome) -> Plan {
             nodes[node].memory_platform += t.requests.memory;
         } else {
             placed.push(pod_row(c, pod, Some(node)));
+            let workload = format!("{}/{}", t.namespace, t.owner.name);
+            let share = shares[node]
+                .entry(workload.clone())
+                .or_insert_with(|| WorkloadShare {
+                    workload,
+                    cpu: 0,
+                    memory: 0,
+                    pods: 0,
+                });
+            share.cpu += t.requests.cpu;
+            share.memory += t.requests.memory;
+            share.pods += 1;
         }
+    }
+    for (row, shares) in nodes.iter_mut().zip(shares) {
+        row.workloads = shares.into_values().collect();
     }
     let pending = outcome
         .failures

@@ -242,6 +242,10 @@ pub enum PlanOrder {
 pub enum PlanFormat {
     Text,
     Json,
+    /// One self-contained page: per-node capacity bars, Pending pods, headroom, drills.
+    Html,
+    /// The per-node capacity bars alone.
+    Svg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -157,3 +157,56 @@ fn apply_order_and_deleted_victims_are_in_the_output() {
         "== --order queue (default)\n{queue}\n== --order apply\n{apply}"
     ));
 }
+
+#[test]
+fn the_capacity_picture_is_one_well_formed_page_with_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(&lab, kubelab_spec::examples::HOMELAB).unwrap();
+    let workloads = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/workloads/homelab.yaml"
+    );
+    for format in ["html", "svg"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubelab"))
+            .args(["plan", workloads, "--lab"])
+            .arg(&lab)
+            .args(["--fail", "worker-02", "-o", format])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        // Two sample pods stay Pending by design.
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let page = String::from_utf8(out.stdout).unwrap();
+        let markup = page.trim_start_matches("<!DOCTYPE html>\n");
+        let document = roxmltree::Document::parse(markup)
+            .unwrap_or_else(|e| panic!("{format} is not well-formed: {e}"));
+        let nodes: std::collections::BTreeSet<&str> = document
+            .descendants()
+            .filter_map(|n| n.attribute("data-node"))
+            .collect();
+        for node in [
+            "master-01",
+            "master-02",
+            "master-03",
+            "worker-01",
+            "worker-02",
+            "worker-03",
+        ] {
+            assert!(nodes.contains(node), "{format}: {node} missing");
+        }
+        if format == "html" {
+            assert!(
+                page.contains("data-pending="),
+                "the Pending pods are listed"
+            );
+            assert!(page.contains("data-drill=\"worker-02 fails\""));
+            assert!(page.contains("Talos reservations"));
+        }
+    }
+}

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use kubelab_diagram::capacity;
 use kubelab_lint::{input, Document};
 use kubelab_plan::lab::{cluster_from_lab, LabOptions};
 use kubelab_plan::model::NodeRole;
@@ -75,6 +76,8 @@ pub fn run(args: PlanArgs, style: Style) -> Result<ExitCode, String> {
             serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "drills": drills }))
                 .unwrap_or_default()
         ),
+        PlanFormat::Html => crate::out!("{}", capacity::html(&capacity_view(&plan, &drills))),
+        PlanFormat::Svg => crate::out!("{}", capacity::svg(&capacity_view(&plan, &drills))),
     }
     Ok(if plan.pending.is_empty() {
         ExitCode::SUCCESS
@@ -181,5 +184,127 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<Document>, String> {
     match problems.first() {
         Some(p) => Err(format!("{}:{}: {}", p.file, p.line, p.message)),
         None => Ok(documents),
+    }
+}
+
+/// The plan as the capacity picture shows it: per node, Talos's reservations, the platform's
+/// load and each workload's requests against capacity.
+fn capacity_view(plan: &report::Plan, drills: &[drill::Drill]) -> capacity::CapacityView {
+    use capacity::{Bar, Resource, Segment, SegmentKind};
+    let segment = |label: &str, kind, amount: i64| Segment {
+        label: label.to_string(),
+        kind,
+        amount: amount as f64,
+    };
+    let nodes = plan
+        .nodes
+        .iter()
+        .map(|n| {
+            let workload_pods: i64 = n.workloads.iter().map(|w| w.pods).sum();
+            let mut cpu = vec![segment(
+                "Talos reservations",
+                SegmentKind::Reserved,
+                n.cpu_reserved,
+            )];
+            let mut memory = vec![
+                segment(
+                    "Talos reservations",
+                    SegmentKind::Reserved,
+                    n.memory_reserved,
+                ),
+                segment(
+                    "platform overhead",
+                    SegmentKind::Platform,
+                    n.memory_platform,
+                ),
+            ];
+            let platform_cpu = n.cpu_requested - n.workloads.iter().map(|w| w.cpu).sum::<i64>();
+            cpu.push(segment(
+                "platform overhead",
+                SegmentKind::Platform,
+                platform_cpu,
+            ));
+            let mut pods = vec![segment(
+                "platform overhead",
+                SegmentKind::Platform,
+                n.pods - workload_pods,
+            )];
+            for w in &n.workloads {
+                cpu.push(segment(&w.workload, SegmentKind::Workload, w.cpu));
+                memory.push(segment(&w.workload, SegmentKind::Workload, w.memory));
+                pods.push(segment(&w.workload, SegmentKind::Workload, w.pods));
+            }
+            capacity::NodeCapacity {
+                name: n.name.clone(),
+                role: match n.role {
+                    NodeRole::ControlPlane => "control plane".to_string(),
+                    NodeRole::Worker => "worker".to_string(),
+                },
+                bars: vec![
+                    Bar {
+                        resource: Resource::Cpu,
+                        capacity: (n.cpu_allocatable + n.cpu_reserved) as f64,
+                        segments: cpu,
+                    },
+                    Bar {
+                        resource: Resource::Memory,
+                        capacity: (n.memory_allocatable + n.memory_reserved) as f64,
+                        segments: memory,
+                    },
+                    Bar {
+                        resource: Resource::Pods,
+                        capacity: n.pods_allocatable as f64,
+                        segments: pods,
+                    },
+                ],
+            }
+        })
+        .collect();
+    let pending = |rows: &[report::PendingRow]| -> Vec<capacity::PendingPod> {
+        rows.iter()
+            .map(|p| capacity::PendingPod {
+                pod: format!("{}/{}", p.pod.namespace, p.pod.name),
+                message: p.message.clone(),
+            })
+            .collect()
+    };
+    capacity::CapacityView {
+        title: "kubelab plan: capacity".to_string(),
+        notes: report::text(plan)
+            .lines()
+            .filter(|l| l.starts_with("Order:"))
+            .map(str::to_string)
+            .collect(),
+        nodes,
+        pending: pending(&plan.pending),
+        headroom: plan
+            .headroom
+            .iter()
+            .map(|h| capacity::HeadroomLine {
+                workload: h.workload.clone(),
+                text: match &h.first_limit {
+                    Some(limit) => format!("{} more; the first limit is {limit}", h.more_replicas),
+                    None => format!("{} more", h.more_replicas),
+                },
+            })
+            .collect(),
+        drills: drills
+            .iter()
+            .map(|d| capacity::DrillView {
+                title: format!(
+                    "{} fail{}",
+                    d.failed.join(", "),
+                    if d.failed.len() == 1 { "s" } else { "" }
+                ),
+                summary: drill::text(d)
+                    .lines()
+                    .skip(2)
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+                nodes: Vec::new(),
+                pending: pending(&d.pending),
+            })
+            .collect(),
     }
 }
