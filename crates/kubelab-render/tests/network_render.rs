@@ -223,16 +223,16 @@ fn failover_is_fast_and_both_sides_agree_on_it() {
     assert!(gr.enabled, "agent restarts keep their routes");
     assert!(conf.contains(" bgp graceful-restart\n"));
     assert!(conf.contains(" no bgp graceful-restart notification\n"));
-    assert_eq!(router::failover_seconds(&lab), hold as u32 + 1);
+    assert_eq!(router::failover_seconds(&lab), hold as u32 + 2);
     let readme = router::readme(&lab).unwrap();
-    assert!(readme.contains(&format!("within {} seconds", hold + 1)));
+    assert!(readme.contains(&format!("within {} seconds", hold + 2)));
     let secrets =
         kubelab_pki::SecretsBundle::from_yaml(include_str!("fixtures/placeholder-secrets.yaml"))
             .unwrap();
     let tree = kubelab_render::render(&lab, &secrets).unwrap();
     assert!(tree.files["README.md"]
         .contents
-        .contains(&format!("within {} seconds", hold + 1)));
+        .contains(&format!("within {} seconds", hold + 2)));
 
     // Without graceful restart there is nothing to tell apart.
     let off =
