@@ -73,6 +73,8 @@ pub struct Drill {
     pub pending: Vec<PendingRow>,
     pub data_at_risk: Vec<DataAtRisk>,
     pub budgets_violated: Vec<BudgetViolation>,
+    /// The surviving nodes' requests once everything that could move has moved.
+    pub nodes_after: Vec<crate::report::NodeRow>,
 }
 
 impl Drill {
@@ -238,7 +240,19 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
         })
         .collect();
     let budgets_violated = budgets(cluster, before, &dead);
+    let nodes_after = if api_up {
+        crate::report::build(&after, &outcome)
+            .nodes
+            .into_iter()
+            .enumerate()
+            .filter(|(n, _)| !dead.contains(n))
+            .map(|(_, row)| row)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Drill {
+        nodes_after,
         search: None,
         failed: dead
             .iter()

@@ -206,6 +206,12 @@ fn the_capacity_picture_is_one_well_formed_page_with_every_node() {
                 "the Pending pods are listed"
             );
             assert!(page.contains("data-drill=\"worker-02 fails\""));
+            // The drill shows the five surviving nodes after the failure, beside the plan's six.
+            let cards = document
+                .descendants()
+                .filter(|n| n.attribute("data-node").is_some())
+                .count();
+            assert_eq!(cards, 6 + 5);
             assert!(page.contains("Talos reservations"));
         }
     }

@@ -190,76 +190,7 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<Document>, String> {
 /// The plan as the capacity picture shows it: per node, Talos's reservations, the platform's
 /// load and each workload's requests against capacity.
 fn capacity_view(plan: &report::Plan, drills: &[drill::Drill]) -> capacity::CapacityView {
-    use capacity::{Bar, Resource, Segment, SegmentKind};
-    let segment = |label: &str, kind, amount: i64| Segment {
-        label: label.to_string(),
-        kind,
-        amount: amount as f64,
-    };
-    let nodes = plan
-        .nodes
-        .iter()
-        .map(|n| {
-            let workload_pods: i64 = n.workloads.iter().map(|w| w.pods).sum();
-            let mut cpu = vec![segment(
-                "Talos reservations",
-                SegmentKind::Reserved,
-                n.cpu_reserved,
-            )];
-            let mut memory = vec![
-                segment(
-                    "Talos reservations",
-                    SegmentKind::Reserved,
-                    n.memory_reserved,
-                ),
-                segment(
-                    "platform overhead",
-                    SegmentKind::Platform,
-                    n.memory_platform,
-                ),
-            ];
-            let platform_cpu = n.cpu_requested - n.workloads.iter().map(|w| w.cpu).sum::<i64>();
-            cpu.push(segment(
-                "platform overhead",
-                SegmentKind::Platform,
-                platform_cpu,
-            ));
-            let mut pods = vec![segment(
-                "platform overhead",
-                SegmentKind::Platform,
-                n.pods - workload_pods,
-            )];
-            for w in &n.workloads {
-                cpu.push(segment(&w.workload, SegmentKind::Workload, w.cpu));
-                memory.push(segment(&w.workload, SegmentKind::Workload, w.memory));
-                pods.push(segment(&w.workload, SegmentKind::Workload, w.pods));
-            }
-            capacity::NodeCapacity {
-                name: n.name.clone(),
-                role: match n.role {
-                    NodeRole::ControlPlane => "control plane".to_string(),
-                    NodeRole::Worker => "worker".to_string(),
-                },
-                bars: vec![
-                    Bar {
-                        resource: Resource::Cpu,
-                        capacity: (n.cpu_allocatable + n.cpu_reserved) as f64,
-                        segments: cpu,
-                    },
-                    Bar {
-                        resource: Resource::Memory,
-                        capacity: (n.memory_allocatable + n.memory_reserved) as f64,
-                        segments: memory,
-                    },
-                    Bar {
-                        resource: Resource::Pods,
-                        capacity: n.pods_allocatable as f64,
-                        segments: pods,
-                    },
-                ],
-            }
-        })
-        .collect();
+    let nodes = plan.nodes.iter().map(node_capacity).collect();
     let pending = |rows: &[report::PendingRow]| -> Vec<capacity::PendingPod> {
         rows.iter()
             .map(|p| capacity::PendingPod {
@@ -302,9 +233,79 @@ fn capacity_view(plan: &report::Plan, drills: &[drill::Drill]) -> capacity::Capa
                     .map(|l| l.trim().to_string())
                     .filter(|l| !l.is_empty())
                     .collect(),
-                nodes: Vec::new(),
+                nodes: d.nodes_after.iter().map(node_capacity).collect(),
                 pending: pending(&d.pending),
             })
             .collect(),
+    }
+}
+
+/// One node's bars: Talos's reservations, the platform's load and each workload's requests
+/// against capacity.
+fn node_capacity(n: &report::NodeRow) -> capacity::NodeCapacity {
+    use capacity::{Bar, Resource, Segment, SegmentKind};
+    let segment = |label: &str, kind, amount: i64| Segment {
+        label: label.to_string(),
+        kind,
+        amount: amount as f64,
+    };
+
+    let workload_pods: i64 = n.workloads.iter().map(|w| w.pods).sum();
+    let mut cpu = vec![segment(
+        "Talos reservations",
+        SegmentKind::Reserved,
+        n.cpu_reserved,
+    )];
+    let mut memory = vec![
+        segment(
+            "Talos reservations",
+            SegmentKind::Reserved,
+            n.memory_reserved,
+        ),
+        segment(
+            "platform overhead",
+            SegmentKind::Platform,
+            n.memory_platform,
+        ),
+    ];
+    let platform_cpu = n.cpu_requested - n.workloads.iter().map(|w| w.cpu).sum::<i64>();
+    cpu.push(segment(
+        "platform overhead",
+        SegmentKind::Platform,
+        platform_cpu,
+    ));
+    let mut pods = vec![segment(
+        "platform overhead",
+        SegmentKind::Platform,
+        n.pods - workload_pods,
+    )];
+    for w in &n.workloads {
+        cpu.push(segment(&w.workload, SegmentKind::Workload, w.cpu));
+        memory.push(segment(&w.workload, SegmentKind::Workload, w.memory));
+        pods.push(segment(&w.workload, SegmentKind::Workload, w.pods));
+    }
+    capacity::NodeCapacity {
+        name: n.name.clone(),
+        role: match n.role {
+            NodeRole::ControlPlane => "control plane".to_string(),
+            NodeRole::Worker => "worker".to_string(),
+        },
+        bars: vec![
+            Bar {
+                resource: Resource::Cpu,
+                capacity: (n.cpu_allocatable + n.cpu_reserved) as f64,
+                segments: cpu,
+            },
+            Bar {
+                resource: Resource::Memory,
+                capacity: (n.memory_allocatable + n.memory_reserved) as f64,
+                segments: memory,
+            },
+            Bar {
+                resource: Resource::Pods,
+                capacity: n.pods_allocatable as f64,
+                segments: pods,
+            },
+        ],
     }
 }
