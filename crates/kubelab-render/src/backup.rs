@@ -11,6 +11,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kubelab_spec::model::PodSecurityLevel;
+use kubelab_spec::versions::pins::{
+    BUSYBOX_IMAGE, VELERO_AWS_PLUGIN_IMAGE as AWS_PLUGIN, VELERO_CHART,
+};
 use kubelab_spec::Lab;
 use serde::Serialize;
 use serde_json::json;
@@ -24,13 +27,6 @@ use crate::{yaml, Tree};
 pub const VELERO_NAMESPACE: &str = "velero";
 /// The Secret (key `cloud`, AWS credentials-file format) the user creates for the S3 endpoint.
 pub const VELERO_CREDENTIALS: &str = "velero-s3";
-/// Chart 12.1.0 installs Velero 1.18.1 (its appVersion, seen at tag velero-12.1.0 of
-/// vmware-tanzu/helm-charts); its CRD-upgrade hook pulls kubectl from registry.k8s.io.
-const VELERO_CHART: &str = "12.1.0";
-/// The plugin line for Velero 1.18: the compatibility table on the plugin's release-1.14 branch
-/// pairs v1.14.x with Velero v1.18.x (v1.13.x goes with 1.17.x). Not confirmed: the stored copy
-/// of the plugin's repository ends at tag v1.14.0-rc.1, so the v1.14.0 image itself was not seen.
-const AWS_PLUGIN: &str = "velero/velero-plugin-for-aws:v1.14.0";
 
 pub fn render(lab: &Lab, tree: &mut Tree) {
     if lab.backup.etcd.enabled && lab.backup.etcd.export.is_some() {
@@ -189,7 +185,7 @@ fn etcd_snapshots(lab: &Lab) -> String {
     );
     let store = Container {
         name: "store".into(),
-        image: Some("busybox:1.37".into()),
+        image: Some(BUSYBOX_IMAGE.into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
         volume_mounts: Some(vec![
             VolumeMount {

@@ -2,6 +2,9 @@
 //! control-plane addresses, no kube-proxy), metrics-server, and alerts for the seed's health
 //! checks, each with a summary and a runbook hint.
 
+use kubelab_spec::versions::pins::{
+    KUBE_PROMETHEUS_STACK_CHART as KUBE_PROMETHEUS_STACK, METRICS_SERVER_CHART as METRICS_SERVER,
+};
 use kubelab_spec::Lab;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -11,10 +14,6 @@ use crate::k8s::privileged_namespace;
 use crate::{yaml, Tree};
 
 pub const NAMESPACE: &str = "monitoring";
-/// The newest kube-prometheus-stack seen (tag kube-prometheus-stack-88.5.3, prometheus-operator
-/// v0.93.1, matching the carried CRDs); 91.2.1, pinned before, could not be confirmed to exist.
-const KUBE_PROMETHEUS_STACK: &str = "88.5.3";
-const METRICS_SERVER: &str = "3.13.0";
 
 pub fn render(lab: &Lab, tree: &mut Tree) {
     if !lab.monitoring.enabled {

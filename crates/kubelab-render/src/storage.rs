@@ -11,6 +11,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kubelab_spec::model::ReclaimPolicy;
+use kubelab_spec::versions::pins::{
+    CSI_DRIVER_NFS_CHART, LOCAL_PATH_PROVISIONER as LOCAL_PATH_VERSION,
+};
 use kubelab_spec::Lab;
 use serde_json::json;
 
@@ -20,9 +23,6 @@ use crate::talos::{BACKUP_NAMESPACE, LOCAL_STORAGE_LABEL};
 use crate::{yaml, Tree};
 
 pub const LOCAL_PATH_NAMESPACE: &str = "local-path-storage";
-/// Pinned in Talos's local-storage guide; the chart lives in the project's repository.
-/// The newest release (tag and chart 0.0.37 seen in rancher/local-path-provisioner).
-const LOCAL_PATH_VERSION: &str = "v0.0.37";
 const LOCAL_PATH_PROVISIONER: &str = "rancher.io/local-path";
 /// The PVC the etcd snapshot job writes to.
 pub const ETCD_BACKUP_CLAIM: &str = "etcd-snapshots";
@@ -190,7 +190,7 @@ fn nfs_csi(lab: &Lab) -> Option<String> {
         "kube-system",
         "csi-driver-nfs",
         "csi-driver-nfs",
-        "4.13.3",
+        CSI_DRIVER_NFS_CHART,
         json!({}),
     );
     let class = StorageClass {

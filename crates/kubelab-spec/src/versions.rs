@@ -100,3 +100,29 @@ pub fn cilium_release(v: &Version) -> Option<&'static CiliumRelease> {
 pub fn minor_text((major, minor): (u32, u32)) -> String {
     format!("{major}.{minor}")
 }
+
+/// The platform components kubelab installs, pinned in one place with where each version was
+/// seen to exist (or why it could not be). Renderers take their versions from here.
+pub mod pins {
+    /// Helm chart of kube-prometheus-stack: the newest seen (tag kube-prometheus-stack-88.5.3,
+    /// prometheus-operator v0.93.1, matching the carried CRDs); 91.2.1, pinned before, could not
+    /// be confirmed to exist.
+    pub const KUBE_PROMETHEUS_STACK_CHART: &str = "88.5.3";
+    /// Helm chart of metrics-server (its values are carried in `schemas/helm-charts/`).
+    pub const METRICS_SERVER_CHART: &str = "3.13.0";
+    /// Helm chart 12.1.0 installs Velero 1.18.1 (its appVersion, seen at tag velero-12.1.0 of
+    /// vmware-tanzu/helm-charts); its CRD-upgrade hook pulls kubectl from registry.k8s.io.
+    pub const VELERO_CHART: &str = "12.1.0";
+    /// The AWS (S3) plugin line for Velero 1.18: the compatibility table on the plugin's
+    /// release-1.14 branch pairs v1.14.x with Velero v1.18.x (v1.13.x goes with 1.17.x). Not
+    /// confirmed: the stored copy of the plugin's repository ends at tag v1.14.0-rc.1, so the
+    /// v1.14.0 image itself was not seen.
+    pub const VELERO_AWS_PLUGIN_IMAGE: &str = "velero/velero-plugin-for-aws:v1.14.0";
+    /// local-path-provisioner: the newest release (tag and chart 0.0.37 seen in
+    /// rancher/local-path-provisioner); its chart lives in the project's repository.
+    pub const LOCAL_PATH_PROVISIONER: &str = "v0.0.37";
+    /// Helm chart of csi-driver-nfs (its values are carried in `schemas/helm-charts/`).
+    pub const CSI_DRIVER_NFS_CHART: &str = "4.13.3";
+    /// The small shell image the etcd snapshot job copies with.
+    pub const BUSYBOX_IMAGE: &str = "busybox:1.37";
+}
