@@ -114,6 +114,8 @@ impl Bar {
 /// so the same workload has the same colour in every bar and every drill.
 struct Palette(BTreeMap<String, &'static str>);
 
+const RESERVED_COLOUR: &str = "#8c959f";
+const PLATFORM_COLOUR: &str = "#d4a72c";
 const WORKLOAD_COLOURS: [&str; 10] = [
     "#0969da", "#1a7f37", "#bf3989", "#8250df", "#bc4c00", "#1b7c83", "#a40e26", "#6e5494",
     "#4d7a00", "#953800",
@@ -141,10 +143,20 @@ impl Palette {
         )
     }
 
+    /// What each colour stands for: the fixed ones first, then the workloads in name order.
+    fn legend(&self) -> Vec<(&str, &'static str)> {
+        let mut legend = vec![
+            ("Talos reservations", RESERVED_COLOUR),
+            ("platform overhead", PLATFORM_COLOUR),
+        ];
+        legend.extend(self.0.iter().map(|(n, c)| (n.as_str(), *c)));
+        legend
+    }
+
     fn colour(&self, segment: &Segment) -> &'static str {
         match segment.kind {
-            SegmentKind::Reserved => "#8c959f",
-            SegmentKind::Platform => "#d4a72c",
+            SegmentKind::Reserved => RESERVED_COLOUR,
+            SegmentKind::Platform => PLATFORM_COLOUR,
             SegmentKind::Workload => self.0.get(&segment.label).copied().unwrap_or("#57606a"),
         }
     }
@@ -267,16 +279,11 @@ pub fn html(view: &CapacityView) -> String {
         let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
     }
     out.push_str("<div class=\"legend\">");
-    let mut legend: Vec<(String, &str)> = vec![
-        ("Talos reservations".to_string(), "#8c959f"),
-        ("platform overhead".to_string(), "#d4a72c"),
-    ];
-    legend.extend(palette.0.iter().map(|(n, c)| (n.clone(), *c)));
-    for (name, colour) in legend {
+    for (name, colour) in palette.legend() {
         let _ = write!(
             out,
             "<span><span class=\"swatch\" style=\"background: {colour}\"></span>{}</span>",
-            escape(&name)
+            escape(name)
         );
     }
     out.push_str("</div><h2>Nodes</h2><div class=\"nodes\">");
@@ -321,10 +328,6 @@ pub fn html(view: &CapacityView) -> String {
     }
     out.push_str("</body></html>\n");
     out
-}
-
-fn legend_rows(palette: &Palette) -> u32 {
-    (2 + palette.0.len() as u32).div_ceil(3)
 }
 
 /// The node bars alone, as SVG, with a legend.
@@ -395,12 +398,8 @@ pub fn svg(view: &CapacityView) -> String {
         rows.push(group);
     }
     // The legend: what each colour stands for.
-    let mut legend = vec![
-        ("Talos reservations".to_string(), "#8c959f"),
-        ("platform overhead".to_string(), "#d4a72c"),
-    ];
-    legend.extend(palette.0.iter().map(|(n, c)| (n.clone(), *c)));
-    for (i, (name, colour)) in legend.into_iter().enumerate() {
+    let legend = palette.legend();
+    for (i, &(name, colour)) in legend.iter().enumerate() {
         let x = 10 + (i as u32 % 3) * 250;
         let row_y = y + (i as u32 / 3) * 18;
         rows.push(
@@ -416,7 +415,7 @@ pub fn svg(view: &CapacityView) -> String {
                 .add(Text::new(name).set("x", x + 14).set("y", row_y + 9)),
         );
     }
-    y += (legend_rows(&palette) * 18) + 10;
+    y += (legend.len() as u32).div_ceil(3) * 18 + 10;
     document = document.add(
         Rectangle::new()
             .set("class", "bg")

@@ -75,7 +75,7 @@ pub struct NasBox {
 
 impl Topology {
     pub fn from_lab(lab: &Lab) -> Self {
-        let speakers: Vec<&str> = lab
+        let speakers: std::collections::BTreeSet<&str> = lab
             .bgp_speakers()
             .into_iter()
             .map(|(_, n)| n.name.as_str())
@@ -99,10 +99,12 @@ impl Topology {
             bgp_speaker: speakers.contains(&n.name.as_str()),
         };
         let sessions = match (lab.bgp.as_ref().filter(|b| b.enabled), &lab.router) {
-            (Some(bgp), Some(router)) => speakers
-                .iter()
-                .map(|node| BgpSession {
-                    node: node.to_string(),
+            // In the lab's node order, as the pictures list them.
+            (Some(bgp), Some(router)) => lab
+                .bgp_speakers()
+                .into_iter()
+                .map(|(_, node)| BgpSession {
+                    node: node.name.clone(),
                     kind: if lab.bgp_is_external() {
                         "eBGP"
                     } else {

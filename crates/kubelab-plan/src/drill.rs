@@ -93,6 +93,18 @@ impl Drill {
 
 /// Fails `failed` (node indexes) after `before` settled on `cluster`.
 pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Options) -> Drill {
+    trial(cluster, before, failed, options, true)
+}
+
+/// A drill; `node_rows` builds the surviving nodes' report rows, which only the drill that is
+/// shown needs (the worst-case search runs hundreds of trials and keeps one).
+fn trial(
+    cluster: &Cluster,
+    before: &Outcome,
+    failed: &[usize],
+    options: &Options,
+    node_rows: bool,
+) -> Drill {
     let dead: BTreeSet<usize> = failed.iter().copied().collect();
     let mut after = cluster.clone();
     for &n in &dead {
@@ -240,7 +252,7 @@ pub fn run(cluster: &Cluster, before: &Outcome, failed: &[usize], options: &Opti
         })
         .collect();
     let budgets_violated = budgets(cluster, before, &dead);
-    let nodes_after = if api_up {
+    let nodes_after = if api_up && node_rows {
         crate::report::build(&after, &outcome)
             .nodes
             .into_iter()
@@ -317,17 +329,18 @@ pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Option
     let count = count.min(n);
     let combinations = binomial(n, count);
     if combinations <= 2_000 {
-        let mut best: Option<Drill> = None;
+        let mut best: Option<(Drill, Vec<usize>)> = None;
         for_each_combination(n, count, &mut |set| {
-            let drill = run(cluster, before, set, options);
+            let drill = trial(cluster, before, set, options, false);
             if best
                 .as_ref()
-                .is_none_or(|b| drill.severity() > b.severity())
+                .is_none_or(|(b, _)| drill.severity() > b.severity())
             {
-                best = Some(drill);
+                best = Some((drill, set.to_vec()));
             }
         });
-        let mut drill = best.unwrap_or_else(|| run(cluster, before, &[], options));
+        let worst_set = best.map(|(_, set)| set).unwrap_or_default();
+        let mut drill = run(cluster, before, &worst_set, options);
         drill.search = Some(Search {
             exhaustive: true,
             combinations,
@@ -363,7 +376,7 @@ pub fn worst(cluster: &Cluster, before: &Outcome, count: usize, options: &Option
         for &candidate in candidates.iter().filter(|c| !chosen.contains(c)) {
             let mut set = chosen.clone();
             set.push(candidate);
-            let drill = run(cluster, before, &set, options);
+            let drill = trial(cluster, before, &set, options, false);
             if best
                 .as_ref()
                 .is_none_or(|(b, _)| drill.severity() > b.severity())

@@ -395,10 +395,8 @@ pub fn text(plan: &Plan) -> String {
             format!(", {} deleted by preemption", plan.deleted.len())
         }
     ));
-    out.push_str(match plan.order {
-        Order::Queue => "Order: queue (every pod queued at once, highest priority first; --order apply schedules object by object)\n",
-        Order::Apply => "Order: apply (objects in file order, each scheduled before the next is applied)\n",
-    });
+    out.push_str(order_line(plan.order));
+    out.push('\n');
     if !plan.placed.is_empty() {
         out.push_str("\nPlaced:\n");
         for p in &plan.placed {
@@ -449,4 +447,12 @@ pub fn text(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// How the pods were queued, as every report says it.
+pub fn order_line(order: Order) -> &'static str {
+    match order {
+        Order::Queue => "Order: queue (every pod queued at once, highest priority first; --order apply schedules object by object)",
+        Order::Apply => "Order: apply (objects in file order, each scheduled before the next is applied)",
+    }
 }

@@ -5,48 +5,9 @@
 //! differently from 1.3x, the test says so and asserts the 1.3x behaviour, checked against the
 //! scheduler source (pkg/scheduler/framework/plugins/...).
 
-use kubelab_plan::{schedule, workloads, Cluster, Options, Outcome};
+mod support;
 
-fn run_with(yaml: &str, options: Options) -> (Cluster, Outcome) {
-    let mut documents = Vec::new();
-    let errors = kubelab_lint::input::read("t.yaml", yaml, &mut |d| documents.push(d));
-    assert!(errors.is_empty(), "{errors:?}");
-    let mut cluster = Cluster {
-        kubernetes_minor: 36,
-        ..Cluster::default()
-    };
-    let (nodes, rest): (Vec<_>, Vec<_>) = documents.into_iter().partition(|d| d.kind() == "Node");
-    assert!(workloads::load(&mut cluster, &nodes).is_empty());
-    let errors = workloads::load(&mut cluster, &rest);
-    assert!(errors.is_empty(), "{errors:?}");
-    let outcome = schedule(&cluster, options);
-    (cluster, outcome)
-}
-
-fn run(yaml: &str) -> (Cluster, Outcome) {
-    run_with(
-        yaml,
-        Options {
-            keep_node_reasons: true,
-            ..Options::default()
-        },
-    )
-}
-
-fn index(c: &Cluster, pod: &str) -> usize {
-    c.pods.iter().position(|p| p.name == pod).expect(pod)
-}
-
-fn placed_on<'a>(c: &'a Cluster, o: &Outcome, pod: &str) -> Option<&'a str> {
-    o.placement[index(c, pod)].map(|n| c.nodes[n].name.as_str())
-}
-
-fn message(c: &Cluster, o: &Outcome, pod: &str) -> String {
-    o.failures
-        .get(&index(c, pod))
-        .map(|f| f.message.clone())
-        .unwrap_or_default()
-}
+use support::{index, message, placed_on, run};
 
 /// kubelab's 1.34+ post-filter wording (DynamicResources adds its note).
 const POST: &str = " no new claims to deallocate, preemption: ";

@@ -1,7 +1,10 @@
 //! Hand-checked scenarios per scheduler plugin, through the same path `kubelab plan` takes:
 //! Kubernetes YAML → objects → schedule → kube-scheduler's messages.
 
-use kubelab_plan::{schedule, workloads, Cluster, Options, Outcome};
+mod support;
+
+use kubelab_plan::{workloads, Cluster};
+use support::{message, placed_on, run};
 
 /// A node as `kubectl get node -o yaml` shows it (the parts the scheduler reads).
 fn node(name: &str, cpu: &str, memory: &str, extra: &str) -> String {
@@ -14,41 +17,6 @@ fn pods(name: &str, replicas: u32, cpu: &str, memory: &str, spec_extra: &str) ->
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: app}}\nspec:\n  replicas: {replicas}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n{spec_extra}      containers:\n        - name: c\n          image: example/{name}:1\n          resources: {{requests: {{cpu: \"{cpu}\", memory: {memory}}}}}\n---\n"
     )
-}
-
-fn run(yaml: &str) -> (Cluster, Outcome) {
-    let mut documents = Vec::new();
-    let errors = kubelab_lint::input::read("t.yaml", yaml, &mut |d| documents.push(d));
-    assert!(errors.is_empty(), "{errors:?}");
-    let mut cluster = Cluster {
-        kubernetes_minor: 36,
-        ..Cluster::default()
-    };
-    let (nodes, rest): (Vec<_>, Vec<_>) = documents.into_iter().partition(|d| d.kind() == "Node");
-    assert!(workloads::load(&mut cluster, &nodes).is_empty());
-    let errors = workloads::load(&mut cluster, &rest);
-    assert!(errors.is_empty(), "{errors:?}");
-    let outcome = schedule(
-        &cluster,
-        Options {
-            keep_node_reasons: true,
-            ..Options::default()
-        },
-    );
-    (cluster, outcome)
-}
-
-fn placed_on<'a>(c: &'a Cluster, o: &Outcome, pod: &str) -> Option<&'a str> {
-    let i = c.pods.iter().position(|p| p.name == pod).expect(pod);
-    o.placement[i].map(|n| c.nodes[n].name.as_str())
-}
-
-fn message(c: &Cluster, o: &Outcome, pod: &str) -> String {
-    let i = c.pods.iter().position(|p| p.name == pod).expect(pod);
-    o.failures
-        .get(&i)
-        .map(|f| f.message.clone())
-        .unwrap_or_default()
 }
 
 const POSTFILTER: &str = " no new claims to deallocate, preemption: ";

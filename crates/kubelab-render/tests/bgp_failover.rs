@@ -312,40 +312,19 @@ fn router_drops_a_dead_node_within_the_documented_failover_time_and_keeps_a_rest
     let vty = format!("/var/run/frr/{prefix}");
     std::fs::create_dir_all(&vty).unwrap();
     run(&["chown", "frr:frr", &vty]);
-    let zebra = bed.spawn(
-        &router_ns,
-        "zebra.log",
-        &[
-            "/usr/lib/frr/zebra",
-            "-N",
-            &prefix,
-            "-P",
-            "0",
-            "-f",
-            "/dev/null",
-        ],
-    );
-    bed.daemons.push(zebra);
-    wait_for(Duration::from_secs(10), "zebra", || {
-        Path::new(&vty).join("zserv.api").exists()
-    });
-    let bgpd = bed.spawn(
-        &router_ns,
-        "bgpd.log",
-        &[
-            "/usr/lib/frr/bgpd",
-            "-N",
-            &prefix,
-            "-P",
-            "0",
-            "-f",
-            "/dev/null",
-        ],
-    );
-    bed.daemons.push(bgpd);
-    wait_for(Duration::from_secs(10), "bgpd", || {
-        Path::new(&vty).join("bgpd.vty").exists()
-    });
+    // zebra first: bgpd hands it the routes. Each is up once its socket exists.
+    for (daemon, socket) in [("zebra", "zserv.api"), ("bgpd", "bgpd.vty")] {
+        let binary = format!("/usr/lib/frr/{daemon}");
+        let process = bed.spawn(
+            &router_ns,
+            &format!("{daemon}.log"),
+            &[&binary, "-N", &prefix, "-P", "0", "-f", "/dev/null"],
+        );
+        bed.daemons.push(process);
+        wait_for(Duration::from_secs(10), daemon, || {
+            Path::new(&vty).join(socket).exists()
+        });
+    }
     let conf = dir.join("frr.conf");
     std::fs::write(&conf, &frr).unwrap();
     let loaded = Command::new("vtysh")

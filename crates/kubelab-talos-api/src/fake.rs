@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -501,12 +501,7 @@ impl FakeService {
                         "proxying is not supported in maintenance mode",
                     ));
                 }
-                let nodes = self
-                    .cluster
-                    .shared
-                    .nodes
-                    .lock()
-                    .map_err(|_| Status::internal("lock"))?;
+                let nodes = self.nodes()?;
                 let found = nodes
                     .values()
                     .find(|n| n.spec.name == wanted || n.spec.ip.to_string() == wanted)
@@ -520,29 +515,25 @@ impl FakeService {
             }
             None => self.node.clone(),
         };
-        let mut nodes = self
-            .cluster
+        let fault = self.with_node(&target, |state| {
+            (!state.failures.is_empty()).then(|| state.failures.remove(0))
+        })?;
+        match fault {
+            Some(code) => Err(Status::new(code, "injected fault")),
+            None => Ok(target),
+        }
+    }
+
+    fn nodes(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, NodeState>>, Status> {
+        self.cluster
             .shared
             .nodes
             .lock()
-            .map_err(|_| Status::internal("lock"))?;
-        if let Some(state) = nodes.get_mut(&target) {
-            if !state.failures.is_empty() {
-                let code = state.failures.remove(0);
-                return Err(Status::new(code, "injected fault"));
-            }
-        }
-        Ok(target)
+            .map_err(|_| Status::internal("lock"))
     }
 
     fn with_node<R>(&self, node: &str, f: impl FnOnce(&mut NodeState) -> R) -> Result<R, Status> {
-        let mut nodes = self
-            .cluster
-            .shared
-            .nodes
-            .lock()
-            .map_err(|_| Status::internal("lock"))?;
-        nodes
+        self.nodes()?
             .get_mut(node)
             .map(f)
             .ok_or_else(|| Status::not_found(node.to_string()))
@@ -558,14 +549,23 @@ fn validate(version: &str, config: &[u8]) -> Result<(), String> {
         .nth(1)
         .and_then(|m| m.parse::<u32>().ok())
         .ok_or_else(|| format!("unknown Talos version {version}"))?;
-    let schema = match minor {
-        12 => SCHEMA_1_12,
-        13 => SCHEMA_1_13,
-        14 => SCHEMA_1_14,
+    // Compiling a schema is far dearer than checking a config: once per minor, shared by nodes.
+    static VALIDATORS: [OnceLock<Result<jsonschema::Validator, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (slot, schema) = match minor {
+        12 => (&VALIDATORS[0], SCHEMA_1_12),
+        13 => (&VALIDATORS[1], SCHEMA_1_13),
+        14 => (&VALIDATORS[2], SCHEMA_1_14),
         _ => return Err(format!("no schema for Talos {version}")),
     };
-    let schema: serde_json::Value = serde_json::from_str(schema).map_err(|e| e.to_string())?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+    let validator = slot
+        .get_or_init(|| {
+            let schema: serde_json::Value =
+                serde_json::from_str(schema).map_err(|e| e.to_string())?;
+            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
     let text = std::str::from_utf8(config).map_err(|_| "the config is not UTF-8".to_string())?;
     let source = kubelab_spec::SourceFile::new("config", text);
     let parsed = kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default())

@@ -87,6 +87,18 @@ async fn maintenance(cluster: &FakeCluster, node: &str) -> Client {
     .unwrap()
 }
 
+/// Why connecting and asking the version fails (the handshake may fail at either step), or
+/// `None` if it works.
+async fn first_call_error(
+    endpoint: std::net::SocketAddr,
+    credentials: &Credentials,
+) -> Option<kubelab_talos_api::Error> {
+    match Client::connect(endpoint, credentials).await {
+        Ok(client) => client.version(None).await.err(),
+        Err(e) => Some(e),
+    }
+}
+
 /// Applies the node's rendered config in maintenance mode and waits until it serves mTLS.
 async fn install(cluster: &FakeCluster, node: &str) -> Client {
     let client = maintenance(cluster, node).await;
@@ -133,17 +145,13 @@ async fn maintenance_mode_trusts_a_pinned_key_only() {
         seen
     );
     let wrong = kubelab_talos_api::Fingerprint([7; 32]);
-    let refused = match Client::connect(
+    let refused = first_call_error(
         endpoint,
         &Credentials::Maintenance {
             pinned: Some(wrong),
         },
     )
-    .await
-    {
-        Ok(client) => client.version(None).await.err(),
-        Err(e) => Some(e),
-    };
+    .await;
     assert!(
         refused.is_some(),
         "a node whose key differs from the pin must be refused"
@@ -183,11 +191,7 @@ async fn install_then_mtls_with_the_admin_role_only() {
     );
     // Without a client certificate a configured node does not talk.
     let endpoint = cluster.endpoint("master-01").unwrap();
-    let anonymous =
-        match Client::connect(endpoint, &Credentials::Maintenance { pinned: None }).await {
-            Ok(client) => client.version(None).await.err(),
-            Err(e) => Some(e),
-        };
+    let anonymous = first_call_error(endpoint, &Credentials::Maintenance { pinned: None }).await;
     assert!(anonymous.is_some());
     // A certificate from the Talos CA without os:admin is authenticated but not authorized.
     let reader = issue_client(&["os:reader"]);
@@ -216,10 +220,7 @@ async fn install_then_mtls_with_the_admin_role_only() {
             .unwrap()
             .into_bytes(),
     };
-    let refused = match Client::connect(endpoint, &stranger).await {
-        Ok(client) => client.version(None).await.err(),
-        Err(e) => Some(e),
-    };
+    let refused = first_call_error(endpoint, &stranger).await;
     assert!(
         refused.is_some(),
         "a client of another cluster's CA must be refused"
@@ -344,10 +345,7 @@ async fn faults_and_reset() {
         .unwrap();
     tokio::time::sleep(INSTALL_TIME * 3).await;
     assert_eq!(cluster.stage("master-02"), Some(Stage::Installing));
-    let gone = match Client::connect(cluster.endpoint("master-02").unwrap(), &admin()).await {
-        Ok(client) => client.version(None).await.err(),
-        Err(e) => Some(e),
-    };
+    let gone = first_call_error(cluster.endpoint("master-02").unwrap(), &admin()).await;
     assert!(gone.is_some());
 }
 

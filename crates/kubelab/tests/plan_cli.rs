@@ -160,21 +160,19 @@ fn apply_order_and_deleted_victims_are_in_the_output() {
 
 #[test]
 fn the_capacity_picture_is_one_well_formed_page_with_every_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let lab = dir.path().join("lab.yaml");
-    std::fs::write(&lab, kubelab_spec::examples::HOMELAB).unwrap();
-    let workloads = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/workloads/homelab.yaml"
-    );
+    let dir = lab_dir();
+    let workloads = sample_workloads();
     for format in ["html", "svg"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubelab"))
-            .args(["plan", workloads, "--lab"])
-            .arg(&lab)
-            .args(["--fail", "worker-02", "-o", format])
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let out = plan(
+            dir.path(),
+            &[
+                workloads.to_str().unwrap(),
+                "--fail",
+                "worker-02",
+                "-o",
+                format,
+            ],
+        );
         // Two sample pods stay Pending by design.
         assert_eq!(
             out.status.code(),
@@ -182,7 +180,7 @@ fn the_capacity_picture_is_one_well_formed_page_with_every_node() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let page = String::from_utf8(out.stdout).unwrap();
+        let page = stdout(&out);
         let markup = page.trim_start_matches("<!DOCTYPE html>\n");
         let document = roxmltree::Document::parse(markup)
             .unwrap_or_else(|e| panic!("{format} is not well-formed: {e}"));

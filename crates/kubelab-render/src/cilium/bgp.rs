@@ -65,20 +65,6 @@ pub fn auth_secret(lab: &Lab) -> Option<k8s_openapi::api::core::v1::Secret> {
 /// TTL for eBGP sessions with a router that is not on the node subnet.
 pub const MULTIHOP_TTL: i32 = 4;
 
-/// True when eBGP with the router crosses a routed hop.
-pub fn router_is_remote(lab: &Lab) -> bool {
-    let ibgp = lab
-        .bgp
-        .as_ref()
-        .zip(lab.router.as_ref())
-        .is_some_and(|(b, r)| b.asn == r.asn);
-    !ibgp
-        && lab
-            .router
-            .as_ref()
-            .is_some_and(|r| !lab.network.subnet.net().contains(&r.address))
-}
-
 /// The BGP objects, or none when BGP is off or has no router.
 pub fn bgp_objects(
     lab: &Lab,
@@ -136,7 +122,7 @@ pub fn bgp_objects(
             // TCP-MD5 password; rendered beside, as a private file.
             auth_secret_ref: bgp.password.as_ref().map(|_| AUTH_SECRET.to_string()),
             // A router off the node subnet is more than one hop away: eBGP then needs multihop.
-            ebgp_multihop: router_is_remote(lab).then_some(MULTIHOP_TTL),
+            ebgp_multihop: lab.bgp_needs_multihop().then_some(MULTIHOP_TTL),
             families: Some(vec![CiliumBgpPeerConfigFamilies {
                 afi: CiliumBgpPeerConfigFamiliesAfi::Ipv4,
                 safi: CiliumBgpPeerConfigFamiliesSafi::Unicast,

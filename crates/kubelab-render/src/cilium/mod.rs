@@ -6,8 +6,8 @@ mod install;
 mod pools;
 
 pub use bgp::{
-    auth_secret, bgp_objects, router_is_remote, AUTH_SECRET, CONNECT_RETRY_SECONDS,
-    GRACEFUL_RESTART_SECONDS, MULTIHOP_TTL,
+    auth_secret, bgp_objects, AUTH_SECRET, CONNECT_RETRY_SECONDS, GRACEFUL_RESTART_SECONDS,
+    MULTIHOP_TTL,
 };
 pub use install::install_manifest;
 pub use pools::lb_pools;

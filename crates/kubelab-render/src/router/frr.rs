@@ -137,7 +137,7 @@ pub fn frr_conf(lab: &Lab) -> Option<String> {
         // TCP-MD5 (RFC 2385), the same password Cilium reads from its Secret.
         c.push_str(&format!(" neighbor {PEER_GROUP} password {}\n", password.0));
     }
-    if crate::cilium::router_is_remote(lab) {
+    if lab.bgp_needs_multihop() {
         c.push_str(&format!(
             " neighbor {PEER_GROUP} ebgp-multihop {}\n",
             crate::cilium::MULTIHOP_TTL

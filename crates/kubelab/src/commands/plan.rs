@@ -201,11 +201,7 @@ fn capacity_view(plan: &report::Plan, drills: &[drill::Drill]) -> capacity::Capa
     };
     capacity::CapacityView {
         title: "kubelab plan: capacity".to_string(),
-        notes: report::text(plan)
-            .lines()
-            .filter(|l| l.starts_with("Order:"))
-            .map(str::to_string)
-            .collect(),
+        notes: vec![report::order_line(plan.order).to_string()],
         nodes,
         pending: pending(&plan.pending),
         headroom: plan
