@@ -665,6 +665,57 @@ mod tests {
         assert_eq!((nz_cpu, nz_mem), (DEFAULT_MILLI_CPU, DEFAULT_MEMORY));
     }
 
+    // The planner used to drop a requirement it could not read, so the term matched more
+    // nodes than Kubernetes would let it; now such a term matches none.
+    #[test]
+    fn a_node_selector_term_kubernetes_rejects_matches_no_node() {
+        let node = Node::from_k8s(
+            &serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "w1", "labels": { "disk": "ssd", "cores": "8" } }
+            }))
+            .unwrap(),
+        );
+        let term = |expressions: serde_json::Value| {
+            NodeSelectorTerm::from_k8s(
+                &serde_json::from_value(serde_json::json!({ "matchExpressions": expressions }))
+                    .unwrap(),
+            )
+        };
+        assert!(
+            term(serde_json::json!([{"key": "disk", "operator": "In", "values": ["ssd"]}]))
+                .matches(&node)
+        );
+        assert!(
+            term(serde_json::json!([{"key": "cores", "operator": "Gt", "values": ["4"]}]))
+                .matches(&node)
+        );
+        let with_typo = term(serde_json::json!([
+            {"key": "disk", "operator": "In", "values": ["ssd"]},
+            {"key": "zone", "operator": "Equals", "values": ["a"]}
+        ]));
+        assert!(!with_typo.matches(&node));
+        // Gt takes exactly one integer.
+        assert!(!term(
+            serde_json::json!([{"key": "cores", "operator": "Gt", "values": ["4", "5"]}])
+        )
+        .matches(&node));
+    }
+
+    #[test]
+    fn a_label_selector_kubernetes_rejects_selects_nothing() {
+        let parse = |s: serde_json::Value| selector(&serde_json::from_value(s).unwrap());
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        assert!(parse(serde_json::json!({"matchLabels": {"app": "web"}})).matches(&labels));
+        // Gt is for node selectors only; the old model accepted it here.
+        let gt = parse(
+            serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}),
+        );
+        assert_eq!(gt, Selector::nothing());
+        let no_values =
+            parse(serde_json::json!({"matchExpressions": [{"key": "app", "operator": "NotIn"}]}));
+        assert!(!no_values.matches(&labels) && !no_values.matches(&BTreeMap::new()));
+    }
+
     #[test]
     fn tolerations_match_taints() {
         let taint = Taint {
