@@ -202,9 +202,10 @@ fn a_patch_that_breaks_the_schema_stops_the_render_and_names_its_place() {
         panic!("{err}")
     };
     assert_eq!(talos.lab_pointer(), Some("/talos/worker/patches/0"));
-    let kubelab_talos::TalosError::Invalid { violation, .. } = talos else {
+    let kubelab_talos::TalosError::Invalid(invalid) = talos else {
         panic!("{talos}")
     };
+    let violation = &invalid.violation;
     assert_eq!(
         (violation.kind.as_str(), violation.path.as_str()),
         ("KubePrismConfig", "/port")

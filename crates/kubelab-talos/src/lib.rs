@@ -80,35 +80,45 @@ pub enum TalosError {
     },
     #[error("the secrets bundle has no {0}")]
     MissingSecret(&'static str),
-    #[error("Talos patch {patch} for node `{node}` failed")]
-    Patch {
-        node: String,
-        patch: String,
-        at: LabPointer,
-        #[source]
-        cause: patch::PatchError,
-    },
-    #[error("node `{node}`: {origin} makes an invalid Talos {minor} config")]
-    Invalid {
-        node: String,
-        minor: String,
-        /// What produced the invalid document: a patch or extra document in lab.yaml, or
-        /// kubelab itself (a bug).
-        origin: Origin,
-        #[source]
-        violation: schema::Violation,
-    },
+    #[error(transparent)]
+    Patch(Box<PatchFailed>),
+    #[error(transparent)]
+    Invalid(Box<InvalidConfig>),
+}
+
+/// A patch that could not be applied.
+#[derive(Debug, thiserror::Error)]
+#[error("Talos patch {patch} for node `{node}` failed")]
+pub struct PatchFailed {
+    pub node: String,
+    pub patch: String,
+    pub at: LabPointer,
+    #[source]
+    pub cause: patch::PatchError,
+}
+
+/// A config that does not pass the schema of the lab's Talos minor.
+#[derive(Debug, thiserror::Error)]
+#[error("node `{node}`: {origin} makes an invalid Talos {minor} config")]
+pub struct InvalidConfig {
+    pub node: String,
+    pub minor: String,
+    /// What produced the invalid document: a patch or extra document in lab.yaml, or
+    /// kubelab itself (a bug).
+    pub origin: Origin,
+    #[source]
+    pub violation: schema::Violation,
 }
 
 impl TalosError {
     /// The place in lab.yaml the error comes from, when it comes from the user's input.
     pub fn lab_pointer(&self) -> Option<&str> {
         match self {
-            TalosError::Patch { at, .. } => Some(at),
-            TalosError::Invalid {
-                origin: Origin::Patch { at, .. } | Origin::ExtraDocument { at },
-                ..
-            } => Some(at),
+            TalosError::Patch(failed) => Some(&failed.at),
+            TalosError::Invalid(invalid) => match &invalid.origin {
+                Origin::Patch { at, .. } | Origin::ExtraDocument { at } => Some(at),
+                Origin::Kubelab => None,
+            },
             _ => None,
         }
     }

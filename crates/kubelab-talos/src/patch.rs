@@ -23,7 +23,7 @@ use kubelab_spec::Lab;
 
 use crate::documents::Document;
 use crate::schema::Schema;
-use crate::{MachineConfig, Origin, TalosError};
+use crate::{InvalidConfig, MachineConfig, Origin, PatchFailed, TalosError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
@@ -214,11 +214,13 @@ pub fn finish(
     let minor = versions::minor_text(release.minor);
     // Every minor in the version table has its schema carried (a test holds them together).
     let schema = Schema::for_minor(release.minor);
-    let invalid = |origin: Origin, violation| TalosError::Invalid {
-        node: node.name.clone(),
-        minor: minor.clone(),
-        origin,
-        violation,
+    let invalid = |origin: Origin, violation| {
+        TalosError::Invalid(Box::new(InvalidConfig {
+            node: node.name.clone(),
+            minor: minor.clone(),
+            origin,
+            violation,
+        }))
     };
     let check = |docs: &[Value], which: &mut dyn Iterator<Item = usize>, origin: Origin| {
         let Some(schema) = schema else { return Ok(()) };
@@ -255,11 +257,13 @@ pub fn finish(
         for (i, p) in layer.patches.iter().enumerate() {
             let at = format!("{at}/patches/{i}");
             let name = p.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
-            let touched = apply(&mut docs, p, multidoc).map_err(|cause| TalosError::Patch {
-                node: node.name.clone(),
-                patch: name.clone(),
-                at: at.clone(),
-                cause,
+            let touched = apply(&mut docs, p, multidoc).map_err(|cause| {
+                TalosError::Patch(Box::new(PatchFailed {
+                    node: node.name.clone(),
+                    patch: name.clone(),
+                    at: at.clone(),
+                    cause,
+                }))
             })?;
             check(&docs, &mut touched.into_iter(), Origin::Patch { name, at })?;
         }

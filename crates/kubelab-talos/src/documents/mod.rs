@@ -38,8 +38,14 @@ macro_rules! documents {
     };
 }
 
+impl From<v1alpha1::Config> for Document {
+    fn from(config: v1alpha1::Config) -> Self {
+        Document::Config(Box::new(config))
+    }
+}
+
 documents! {
-    Config(v1alpha1::Config),
+    Config(Box<v1alpha1::Config>),
     Stub(v1alpha1::Stub),
     Hostname(HostnameConfig),
     LinkAlias(LinkAliasConfig),

@@ -95,7 +95,10 @@ fn render_failure(
     let span = pointer.and_then(|p| workspace.spans.nearest(p));
     let innermost = causes.pop().unwrap_or_default();
     let mut help: String = causes.iter().map(|c| format!("cause: {c}\n")).collect();
-    help.push_str(&format!("cause: {innermost}\n"));
+    if span.is_none() {
+        // No line to label: the innermost cause goes with the others.
+        help.push_str(&format!("cause: {innermost}\n"));
+    }
     help.push_str(if pointer.is_some() {
         "nothing was written; fix or remove this patch or extra document (Talos's configuration \
          reference lists each document's fields)"
