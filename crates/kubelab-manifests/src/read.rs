@@ -156,6 +156,16 @@ fn push_objects(file: &str, line: usize, value: Value, sink: &mut dyn FnMut(Docu
                 }
             }
         }
+        // Talos 1.14 carries each bootstrap manifest in a document of its own.
+        Value::Object(map)
+            if map.get("apiVersion").and_then(Value::as_str) == Some("v1alpha1")
+                && map.get("kind").and_then(Value::as_str) == Some("KubeInlineManifestConfig") =>
+        {
+            let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(contents) = map.get("manifest").and_then(Value::as_str) {
+                inline_manifest(file, line, name, contents, sink);
+            }
+        }
         v @ Value::Object(_) => sink(Document {
             file: file.to_string(),
             line,
@@ -275,6 +285,12 @@ mod tests {
 
     #[test]
     fn talos_inline_manifests_are_objects_too() {
+        let multidoc = "version: v1alpha1\nmachine: {type: controlplane}\n---\napiVersion: v1alpha1\nkind: KubeInlineManifestConfig\nname: setup\nmanifest: |\n  apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: installer}\n";
+        let mut found = Vec::new();
+        assert!(read("cp.yaml", multidoc, &mut |d| found.push(d)).is_empty());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].file, "cp.yaml (inline manifest setup)");
+        assert_eq!(found[0].value["kind"], "ServiceAccount");
         let text = "version: v1alpha1\nmachine: {type: controlplane}\ncluster:\n  inlineManifests:\n  - name: setup\n    contents: |\n      apiVersion: v1\n      kind: ServiceAccount\n      metadata: {name: installer}\n      ---\n      apiVersion: batch/v1\n      kind: Job\n      metadata: {name: install}\n";
         let docs = parse("cp.yaml", text).unwrap();
         let found: Vec<_> = docs

@@ -100,18 +100,8 @@ fn render_cilium(lab: &Lab, tree: &mut Tree) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{0}")]
+    #[error("the secrets bundle cannot be used")]
     Secrets(#[from] kubelab_pki::PkiError),
-    #[error("Talos patch {patch} for {node} failed: {reason}")]
-    Patch {
-        node: String,
-        patch: String,
-        reason: String,
-    },
-    #[error("cannot render for Talos {0}: kubelab renders Talos 1.12 and 1.13")]
-    UnsupportedTalos(String),
-    #[error("node `{0}` has no address to render (set `ip`, or `dhcp: true`)")]
-    NoAddress(String),
-    #[error("node `{0}` has no `interface` (name or mac) to configure")]
-    NoInterface(String),
+    #[error("cannot build the Talos machine configs")]
+    Talos(#[from] kubelab_talos::TalosError),
 }

@@ -78,6 +78,7 @@ fn stack_values(lab: &Lab) -> Value {
             "serviceMonitor": { "https": true, "insecureSkipVerify": true },
         })
     };
+    let etcd_metrics_port = kubelab_spec::versions::ETCD_METRICS_PORT;
     let mut values = json!({
         "kubeProxy": { "enabled": false },
         "defaultRules": { "rules": { "kubeProxy": false } },
@@ -85,7 +86,9 @@ fn stack_values(lab: &Lab) -> Value {
         "kubeScheduler": https_component(10259),
         "kubeEtcd": {
             "endpoints": control_planes,
-            "service": { "port": 2381, "targetPort": 2381 },
+            // kubelab's own plain-HTTP metrics listener on every Talos minor (see
+            // `versions::ETCD_METRICS_PORT`: 1.14 moves only the default one, to mTLS on 2383).
+            "service": { "port": etcd_metrics_port, "targetPort": etcd_metrics_port },
             "serviceMonitor": { "scheme": "http" },
         },
         "prometheus": {

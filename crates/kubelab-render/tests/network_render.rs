@@ -180,7 +180,7 @@ fn pools_mirror_the_lab() {
 fn the_install_job_runs_the_labs_cilium_version_on_control_planes() {
     let manifest = cilium::install_manifest(&lab(examples::HOMELAB));
     assert!(manifest.contains("image: quay.io/cilium/cilium-cli:v0.19.7"));
-    assert!(manifest.contains("- v1.20.3"));
+    assert!(manifest.contains("- v1.20.4"));
     assert!(manifest.contains("hostNetwork: true"));
     assert!(manifest.contains("node-role.kubernetes.io/control-plane: \"\""));
     assert!(manifest.contains("k8sServicePort: 7445"));

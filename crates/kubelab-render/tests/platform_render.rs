@@ -244,7 +244,7 @@ fn etcd_snapshots_run_restricted_and_keep_the_configured_count() {
     );
     assert_eq!(
         pod["initContainers"][0]["image"],
-        "ghcr.io/siderolabs/talosctl:v1.13.10"
+        "ghcr.io/siderolabs/talosctl:v1.14.7"
     );
     let account = kind(&d, "ServiceAccount")[0];
     assert_eq!(account["apiVersion"], "talos.dev/v1alpha1");

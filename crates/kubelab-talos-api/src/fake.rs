@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -45,10 +45,6 @@ use crate::proto::machine::{
 };
 use crate::proto::storage::storage_service_server::{StorageService, StorageServiceServer};
 use crate::proto::storage::{Disk, Disks, DisksResponse};
-
-const SCHEMA_1_12: &str = include_str!("../../../schemas/talos/v1.12/config.schema.json");
-const SCHEMA_1_13: &str = include_str!("../../../schemas/talos/v1.13/config.schema.json");
-const SCHEMA_1_14: &str = include_str!("../../../schemas/talos/v1.14/config.schema.json");
 
 /// The cluster's Talos CA, from which configured nodes get their server certificates.
 #[derive(Clone)]
@@ -549,23 +545,10 @@ fn validate(version: &str, config: &[u8]) -> Result<(), String> {
         .nth(1)
         .and_then(|m| m.parse::<u32>().ok())
         .ok_or_else(|| format!("unknown Talos version {version}"))?;
-    // Compiling a schema is far dearer than checking a config: once per minor, shared by nodes.
-    static VALIDATORS: [OnceLock<Result<jsonschema::Validator, String>>; 3] =
-        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let (slot, schema) = match minor {
-        12 => (&VALIDATORS[0], SCHEMA_1_12),
-        13 => (&VALIDATORS[1], SCHEMA_1_13),
-        14 => (&VALIDATORS[2], SCHEMA_1_14),
-        _ => return Err(format!("no schema for Talos {version}")),
-    };
-    let validator = slot
-        .get_or_init(|| {
-            let schema: serde_json::Value =
-                serde_json::from_str(schema).map_err(|e| e.to_string())?;
-            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(Clone::clone)?;
+    // The schema kubelab validates its own output against, with the same documented
+    // corrections where the published schema disagrees with Talos's code.
+    let schema = kubelab_talos::schema::Schema::for_minor((1, minor))
+        .ok_or_else(|| format!("no schema for Talos {version}"))?;
     let text = std::str::from_utf8(config).map_err(|_| "the config is not UTF-8".to_string())?;
     let source = kubelab_spec::SourceFile::new("config", text);
     let parsed = kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default())
@@ -575,13 +558,9 @@ fn validate(version: &str, config: &[u8]) -> Result<(), String> {
     }
     for (i, document) in parsed.documents.iter().enumerate() {
         let value = kubelab_spec::yaml::to_value(document);
-        let first = validator
-            .iter_errors(&value)
-            .next()
-            .map(|error| format!("document {i}: {} at {}", error, error.instance_path()));
-        if let Some(error) = first {
-            return Err(error);
-        }
+        schema
+            .validate(&value)
+            .map_err(|violation| format!("document {i}: {violation}"))?;
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ async fn cluster(net: u8) -> FakeCluster {
         name: name.to_string(),
         ip: IpAddr::from([127, 0, net, host]),
         controlplane,
-        talos_version: "v1.13.10".to_string(),
+        talos_version: "v1.14.7".to_string(),
         arch: if controlplane { "amd64" } else { "arm64" }.to_string(),
         disks: vec![("/dev/nvme0n1".to_string(), 512 << 30, "nvme")],
     };
@@ -131,7 +131,7 @@ async fn maintenance_mode_trusts_a_pinned_key_only() {
     let first = maintenance(&cluster, "master-01").await;
     let version = first.version(None).await.unwrap();
     assert_eq!(version.mode, "maintenance");
-    assert_eq!(version.tag, "v1.13.10");
+    assert_eq!(version.tag, "v1.14.7");
     let seen = first.seen_fingerprint().expect("the handshake saw a key");
     let pinned = Client::connect(endpoint, &Credentials::Maintenance { pinned: Some(seen) })
         .await

@@ -267,6 +267,10 @@ pub struct SchemaArgs {
     /// What to print.
     #[arg(long, value_enum, default_value_t = SchemaFormat::Json)]
     pub format: SchemaFormat,
+    /// Print instead the Talos machine-config schema kubelab validates against for this Talos
+    /// minor (such as 1.14): the upstream schema with kubelab's documented corrections.
+    #[arg(long, value_name = "MINOR", conflicts_with = "format")]
+    pub talos: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

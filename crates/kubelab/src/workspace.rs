@@ -14,6 +14,10 @@ use crate::{lab_file, report};
 /// A checked lab and where its companions live.
 pub struct Workspace {
     pub lab: Lab,
+    /// lab.yaml's text and where each value sits in it, for errors found after `check`
+    /// (a Talos patch that makes an invalid config) to point at the line that caused them.
+    pub source: kubelab_spec::SourceFile,
+    pub spans: kubelab_spec::SpanIndex,
     pub lab_dir: PathBuf,
     pub secrets_path: PathBuf,
     pub identity_path: PathBuf,
@@ -57,9 +61,10 @@ impl Workspace {
             );
             return Err(LoadError::Findings);
         }
-        let lab = checked
-            .lab
-            .ok_or_else(|| "the lab could not be read".to_string())?;
+        let kubelab_spec::Checked {
+            source, lab, spans, ..
+        } = checked;
+        let lab = lab.ok_or_else(|| "the lab could not be read".to_string())?;
         let lab_dir = args.lab.parent().map(Path::to_path_buf).unwrap_or_default();
         let lab_dir = if lab_dir.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -76,6 +81,8 @@ impl Workspace {
         };
         Ok(Self {
             lab,
+            source,
+            spans,
             lab_dir,
             secrets_path,
             identity_path,

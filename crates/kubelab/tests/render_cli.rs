@@ -302,3 +302,23 @@ fn the_bgp_password_comes_from_the_environment_into_private_files_only() {
         .unwrap()
         .contains("pw-from-env-7"));
 }
+
+/// A patch that makes an invalid Talos config stops the render before anything is written, and
+/// the error points at the patch's line in lab.yaml with Talos's own complaint.
+#[test]
+fn a_schema_breaking_patch_is_located_and_nothing_is_written() {
+    let lab = Lab::new("minimal");
+    let path = lab.path("lab.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}talos:\n  patches:\n    - name: prism-typo\n      strategicMerge:\n        apiVersion: v1alpha1\n        kind: KubePrismConfig\n        port: seven\n"),
+    )
+    .unwrap();
+    assert!(lab.run(&["secrets", "init"]).status.success());
+    let out = lab.run(&["render"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(!lab.path("rendered").exists(), "a half-written tree");
+    insta::assert_snapshot!(text);
+}

@@ -3,6 +3,7 @@
 use super::Context;
 use crate::diagnostic::Diagnostic;
 use crate::model::{JsonPatchOp, TalosPatch};
+use crate::versions;
 
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let talos = &ctx.lab.talos;
@@ -37,6 +38,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_patch(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, patch: &TalosPatch) {
+    check_moved_fields(ctx, out, pointer, patch);
     match (&patch.json_patch, &patch.strategic_merge) {
         (Some(_), Some(_)) | (None, None) if !ctx.known(pointer) => {}
         (Some(_), Some(_)) | (None, None) => out.push(
@@ -81,6 +83,62 @@ fn check_patch(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, patch: &
     }
 }
 
+/// Talos 1.14 reads most of what `v1alpha1` held from documents of their own, and rejects a
+/// config that sets a field in both places. kubelab carries a patch's moved field over to its
+/// document where the shape is the same (a warning: rewrite the patch), and stops where it is
+/// not (an error: kubelab cannot guess the new shape).
+fn check_moved_fields(ctx: &Context, out: &mut Vec<Diagnostic>, pointer: &str, patch: &TalosPatch) {
+    let release = versions::talos_release_for_rendering(&ctx.lab.versions.talos);
+    if release.config_format != versions::ConfigFormat::Multidoc {
+        return;
+    }
+    let mut moved: Vec<(String, String, &versions::MovedField)> = Vec::new();
+    if let Some(merge) = &patch.strategic_merge {
+        // A merge patch with a `kind` targets that document, not v1alpha1.
+        if merge.get("kind").is_none() {
+            for (path, field) in versions::moved_parts(merge) {
+                let at = format!("{pointer}/strategicMerge/{}", path.join("/"));
+                moved.push((at, path.join("."), field));
+            }
+        }
+    }
+    for (o, op) in patch.json_patch.iter().flatten().enumerate() {
+        let segments: Vec<&str> = op.path.trim_start_matches('/').split('/').collect();
+        if let Some(field) = versions::moved_in_1_14(&segments) {
+            moved.push((
+                format!("{pointer}/jsonPatch/{o}/path"),
+                segments.join("."),
+                field,
+            ));
+        }
+    }
+    for (at, path, field) in moved {
+        let talos = &ctx.lab.versions.talos;
+        let diagnostic = match field.to {
+            Some(to) => Diagnostic::warning(
+                "talos-field-moved",
+                format!("`{path}` moved to the `{}` document in Talos {}", field.kind, versions::minor_text(release.minor)),
+            )
+            .with_label_opt(ctx.at(&at), format!("kubelab renders this into `{}`", field.kind))
+            .with_help(format!(
+                "Talos {talos} rejects a config that sets it in v1alpha1 too; rewrite the patch as `strategicMerge: {{apiVersion: v1alpha1, kind: {}, {}: …}}`",
+                field.kind,
+                to.join(".")
+            )),
+            None => Diagnostic::error(
+                "talos-field-moved",
+                format!("`{path}` moved to the `{}` document in Talos {}, with a different shape", field.kind, versions::minor_text(release.minor)),
+            )
+            .with_label_opt(ctx.at(&at), "not valid in Talos 1.14's v1alpha1 document")
+            .with_help(format!(
+                "rewrite the patch against `kind: {}` (see Talos's configuration reference), or pin `versions.talos` to 1.13",
+                field.kind
+            )),
+        };
+        out.push(diagnostic);
+    }
+}
+
 fn check_document(
     ctx: &Context,
     out: &mut Vec<Diagnostic>,
@@ -100,6 +158,27 @@ fn check_document(
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
+
+    #[test]
+    fn moved_fields_are_named_for_talos_1_14_only() {
+        let patch = "talos:\n  patches:\n    - strategicMerge:\n        machine:\n          kubelet:\n            extraArgs: { v: \"2\" }\n          install: { wipe: true }\n";
+        let on_1_14 = diagnostics(&homelab_with(|t| format!("{t}{patch}")));
+        let moved: Vec<_> = on_1_14
+            .iter()
+            .filter(|d| d.code == "talos-field-moved")
+            .collect();
+        assert_eq!(moved.len(), 2, "{on_1_14:?}");
+        assert!(moved
+            .iter()
+            .any(|d| !d.is_error() && d.message.contains("KubeletConfig")));
+        assert!(moved
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("UnattendedInstallConfig")));
+        let on_1_13 = codes(&homelab_with(|t| {
+            format!("{t}{patch}").replace("talos: v1.14.7", "talos: v1.13.13")
+        }));
+        assert!(!on_1_13.contains(&"talos-field-moved"), "{on_1_13:?}");
+    }
 
     #[test]
     fn patches_need_exactly_one_form() {

@@ -23,7 +23,7 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 )
                 .with_label_opt(ctx.at("/versions/talos"), "unknown release")
                 .with_help(format!(
-                    "known Talos releases: {}; rendering uses the newest known config format",
+                    "known Talos releases: {}; rendering uses the config format of the nearest known release below it",
                     known.join(", ")
                 )),
             );
@@ -53,13 +53,6 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
                         minor_text(release.minor),
                         release.default_kubernetes
                     )),
-                );
-            }
-            if !release.rendered {
-                out.push(
-                    Diagnostic::warning("talos-not-rendered", format!("kubelab cannot render configs for Talos {} yet", v.talos))
-                        .with_label_opt(ctx.at("/versions/talos"), "checked, not rendered")
-                        .with_help("kubelab renders Talos 1.12 and 1.13; pin one of those, or use `talos.patches` and `talos.extraDocuments` to adapt"),
                 );
             }
         }
@@ -98,17 +91,34 @@ mod tests {
         }));
         assert!(c.contains(&"unsupported-kubernetes"), "{c:?}");
         let c = codes(&homelab_with(|t| {
-            t.replace("talos: v1.13.10", "talos: v1.12.11")
+            t.replace("talos: v1.14.7", "talos: v1.12.11")
                 .replace("kubernetes: v1.36.3", "kubernetes: v1.35.4")
         }));
         assert!(!c.contains(&"unsupported-kubernetes"), "{c:?}");
     }
 
     #[test]
+    fn kubernetes_beyond_ciliums_tested_window_warns() {
+        let d = diagnostics(&homelab_with(|t| {
+            t.replace("kubernetes: v1.36.3", "kubernetes: v1.37.1")
+        }));
+        let untested: Vec<_> = d
+            .iter()
+            .filter(|d| d.code == "cilium-kubernetes-untested")
+            .collect();
+        assert_eq!(untested.len(), 1, "{d:?}");
+        assert!(!untested[0].is_error());
+        assert!(
+            !d.iter().any(|d| d.code == "unsupported-kubernetes"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
     fn unknown_versions_warn_and_never_fail() {
         let d = diagnostics(&homelab_with(|t| {
-            t.replace("talos: v1.13.10", "talos: v9.1.0")
-                .replace("cilium: 1.20.3", "cilium: 0.9.0")
+            t.replace("talos: v1.14.7", "talos: v9.1.0")
+                .replace("cilium: 1.20.4", "cilium: 0.9.0")
         }));
         let unknown: Vec<_> = d
             .iter()

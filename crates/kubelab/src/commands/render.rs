@@ -43,7 +43,13 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
         bundle
     };
     let lab = with_bgp_password(&workspace.lab)?;
-    let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
+    let tree = match kubelab_render::render(&lab, &secrets) {
+        Ok(tree) => tree,
+        Err(error) => {
+            crate::out!("{}", render_failure(&error, &workspace, style));
+            return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+        }
+    };
     if args.diff {
         let (text, changes) = write_tree::diff(&tree, &out)?;
         crate::out!("{text}");
@@ -67,6 +73,42 @@ pub fn run(args: RenderArgs, style: Style) -> Result<ExitCode, String> {
         crate::outln!("  {path}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A render that failed, as a diagnostic: the error, each cause once, and — when a patch or
+/// extra document in lab.yaml caused it — that place in the file. Nothing was written.
+fn render_failure(
+    error: &kubelab_render::RenderError,
+    workspace: &Workspace,
+    style: Style,
+) -> String {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let pointer = match error {
+        kubelab_render::RenderError::Talos(talos) => talos.lab_pointer(),
+        _ => None,
+    };
+    let span = pointer.and_then(|p| workspace.spans.nearest(p));
+    let innermost = causes.pop().unwrap_or_default();
+    let mut help: String = causes.iter().map(|c| format!("cause: {c}\n")).collect();
+    if span.is_none() {
+        // No line to label: the innermost cause goes with the others.
+        help.push_str(&format!("cause: {innermost}\n"));
+    }
+    help.push_str(if pointer.is_some() {
+        "nothing was written; fix or remove this patch or extra document (Talos's configuration \
+         reference lists each document's fields)"
+    } else {
+        "nothing was written"
+    });
+    let diagnostic = kubelab_spec::Diagnostic::error("render-failed", error.to_string())
+        .with_label_opt(span, innermost)
+        .with_help(help);
+    crate::report::render(std::iter::once(&diagnostic), &workspace.source, style)
 }
 
 /// A rendered tree for this lab (the output directory, or the default one beside the lab), if

@@ -1,12 +1,15 @@
 //! The subset of Talos's `v1alpha1` machine config kubelab emits, typed so a misspelt field
 //! cannot compile. Field names follow Talos's `pkg/machinery/config/types/v1alpha1`; anything
 //! kubelab does not set is left out, so Talos defaults apply.
+//!
+//! [`Config`] is the whole document of Talos 1.12 and 1.13; [`Stub`] is what remains of it in
+//! 1.14 (machine identity, bootstrap token, etcd), where everything else has its own document.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     pub version: &'static str,
@@ -15,7 +18,7 @@ pub struct Config {
     pub cluster: Cluster,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Machine {
     #[serde(rename = "type")]
@@ -34,14 +37,14 @@ pub struct Machine {
 }
 
 /// Certificate and key as base64 of PEM; the key is absent where the node must not hold it.
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CertKey {
     pub crt: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Kubelet {
     pub image: String,
@@ -50,13 +53,13 @@ pub struct Kubelet {
     pub node_ip: NodeIp,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeIp {
     pub valid_subnets: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Install {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +70,7 @@ pub struct Install {
     pub wipe: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Features {
     pub disk_quota_support: bool,
@@ -81,13 +84,13 @@ pub struct Features {
     pub kubernetes_talos_api_access: Option<TalosApiAccess>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct KubePrism {
     pub enabled: bool,
     pub port: u16,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostDns {
     pub enabled: bool,
@@ -95,7 +98,7 @@ pub struct HostDns {
     pub forward_kube_dns_to_host: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TalosApiAccess {
     pub enabled: bool,
@@ -103,7 +106,7 @@ pub struct TalosApiAccess {
     pub allowed_kubernetes_namespaces: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
     pub id: String,
@@ -136,18 +139,18 @@ pub struct Cluster {
 }
 
 /// A manifest Talos applies to the cluster when it boots (control planes only).
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct InlineManifest {
     pub name: String,
     pub contents: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ControlPlane {
     pub endpoint: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterNetwork {
     pub dns_domain: String,
@@ -156,17 +159,17 @@ pub struct ClusterNetwork {
     pub cni: Cni,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Cni {
     pub name: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ServiceAccount {
     pub key: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiServer {
     pub image: String,
@@ -174,19 +177,19 @@ pub struct ApiServer {
     pub cert_sans: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Component {
     pub image: String,
     pub extra_args: BTreeMap<String, String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Proxy {
     pub disabled: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Etcd {
     pub ca: CertKey,
@@ -194,19 +197,53 @@ pub struct Etcd {
     pub advertised_subnets: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Discovery {
     pub enabled: bool,
     pub registries: Registries,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Registries {
     pub kubernetes: Disabled,
     pub service: Disabled,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Disabled {
     pub disabled: bool,
+}
+
+/// Talos 1.14's `v1alpha1` document: the fields its schema still allows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stub {
+    pub version: &'static str,
+    pub debug: bool,
+    pub machine: StubMachine,
+    pub cluster: StubCluster,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StubMachine {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub token: String,
+    pub ca: CertKey,
+    #[serde(rename = "certSANs")]
+    pub cert_sans: Vec<String>,
+    pub features: StubFeatures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StubFeatures {
+    pub disk_quota_support: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StubCluster {
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<Etcd>,
 }

@@ -6,6 +6,7 @@
 //! factory's published ids for the vanilla schematic and the plain `rpi_generic` overlay.
 
 use kubelab_spec::model::{Board, Node, Version};
+use kubelab_spec::versions::InstallerSource;
 use sha2::{Digest, Sha256};
 
 /// The schematic for a node: its board's overlay and the lab's extensions.
@@ -61,11 +62,22 @@ impl Schematic {
 }
 
 /// The installer image for a node at a Talos version.
-pub fn installer_image(schematic: &Schematic, talos: &Version) -> String {
-    if schematic.is_vanilla() {
-        format!("ghcr.io/siderolabs/installer:v{talos}")
-    } else {
-        format!("factory.talos.dev/installer/{}:v{talos}", schematic.id())
+pub fn installer_image(schematic: &Schematic, talos: &Version, source: InstallerSource) -> String {
+    match source {
+        InstallerSource::GhcrOrFactory if schematic.is_vanilla() => {
+            format!("ghcr.io/siderolabs/installer:v{talos}")
+        }
+        InstallerSource::GhcrOrFactory => {
+            format!("factory.talos.dev/installer/{}:v{talos}", schematic.id())
+        }
+        // Talos 1.14 publishes installers only through the Image Factory; a plain node uses
+        // the empty schematic's metal installer.
+        InstallerSource::FactoryOnly => {
+            format!(
+                "factory.talos.dev/metal-installer/{}:v{talos}",
+                schematic.id()
+            )
+        }
     }
 }
 
@@ -99,10 +111,23 @@ mod tests {
             overlay: None,
             extensions: vec![],
         };
-        let v: Version = "v1.13.10".parse().unwrap();
+        let v: Version = "v1.13.13".parse().unwrap();
         assert_eq!(
-            installer_image(&vanilla, &v),
-            "ghcr.io/siderolabs/installer:v1.13.10"
+            installer_image(&vanilla, &v, InstallerSource::GhcrOrFactory),
+            "ghcr.io/siderolabs/installer:v1.13.13"
+        );
+    }
+
+    #[test]
+    fn talos_1_14_installs_from_the_image_factory_only() {
+        let vanilla = Schematic {
+            overlay: None,
+            extensions: vec![],
+        };
+        let v: Version = "v1.14.7".parse().unwrap();
+        assert_eq!(
+            installer_image(&vanilla, &v, InstallerSource::FactoryOnly),
+            "factory.talos.dev/metal-installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.14.7"
         );
     }
 }

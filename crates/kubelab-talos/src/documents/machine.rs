@@ -1,10 +1,10 @@
-//! Talos's multi-document kinds for networking and volumes (1.12 and 1.13 share them).
+//! Talos's multi-document kinds for networking and volumes, the same in 1.12, 1.13 and 1.14.
 
 use serde::Serialize;
 
 const API_VERSION: &str = "v1alpha1";
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostnameConfig {
     pub api_version: &'static str,
@@ -22,7 +22,7 @@ impl HostnameConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkAliasConfig {
     pub api_version: &'static str,
@@ -31,7 +31,7 @@ pub struct LinkAliasConfig {
     pub selector: LinkSelector,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LinkSelector {
     #[serde(rename = "match")]
     pub expression: String,
@@ -54,7 +54,7 @@ impl LinkAliasConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkConfig {
     pub api_version: &'static str,
@@ -68,12 +68,12 @@ pub struct LinkConfig {
     pub routes: Vec<Route>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Address {
     pub address: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Route {
     pub gateway: String,
 }
@@ -98,7 +98,7 @@ impl LinkConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dhcpv4Config {
     pub api_version: &'static str,
@@ -116,7 +116,7 @@ impl Dhcpv4Config {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Layer2VipConfig {
     pub api_version: &'static str,
@@ -136,15 +136,27 @@ impl Layer2VipConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolverConfig {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub nameservers: Vec<Nameserver>,
+    /// Talos 1.14 moved the host DNS cache here from `machine.features.hostDNS`.
+    #[serde(rename = "hostDNS", skip_serializing_if = "Option::is_none")]
+    pub host_dns: Option<ResolverHostDns>,
 }
 
-#[derive(Serialize)]
+/// Talos's DNS cache on the host, also answering the cluster's DNS queries that CoreDNS
+/// forwards to the host.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolverHostDns {
+    pub enabled: bool,
+    #[serde(rename = "forwardKubeDNSToHost")]
+    pub forward_kube_dns_to_host: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct Nameserver {
     pub address: String,
 }
@@ -158,11 +170,12 @@ impl ResolverConfig {
                 .iter()
                 .map(|a| Nameserver { address: a.clone() })
                 .collect(),
+            host_dns: None,
         }
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimeSyncConfig {
     pub api_version: &'static str,
@@ -170,7 +183,7 @@ pub struct TimeSyncConfig {
     pub ntp: Ntp,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Ntp {
     pub servers: Vec<String>,
 }
@@ -188,7 +201,7 @@ impl TimeSyncConfig {
 }
 
 /// A user volume Talos mounts at `/var/mnt/<name>`; the kubelet sees all of `/var/mnt`.
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserVolumeConfig {
     pub api_version: &'static str,
@@ -206,6 +219,33 @@ impl UserVolumeConfig {
             kind: "UserVolumeConfig",
             name: name.to_string(),
             volume_type: "directory",
+        }
+    }
+}
+
+/// A system volume's settings; kubelab uses it for what `talosctl gen config` 1.14 sets on
+/// EPHEMERAL (`mount.secure`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeConfig {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+    pub mount: VolumeMount,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeMount {
+    pub secure: bool,
+}
+
+impl VolumeConfig {
+    pub fn secure_ephemeral() -> Self {
+        Self {
+            api_version: API_VERSION,
+            kind: "VolumeConfig",
+            name: "EPHEMERAL".to_string(),
+            mount: VolumeMount { secure: true },
         }
     }
 }
