@@ -201,7 +201,7 @@ async fn inspect(
                     progress.warn(
                         Some(&node.name),
                         format!(
-                            "trusting its maintenance-mode key {fingerprint} on first use; to check it, compare it with the fingerprint on the node's console and pass `--pin {}={fingerprint}`",
+                            "trusting its maintenance-mode key {fingerprint} on first use; compare it with the node's console and pin it: `--pin {}={fingerprint}`",
                             node.name
                         ),
                     );
@@ -339,9 +339,9 @@ async fn wait_for_install(
                     progress.step(
                         &node.name,
                         format!(
-                            "back on mTLS after {}, Talos {}",
-                            human_duration(started.elapsed()),
-                            version.tag
+                            "back on mTLS, Talos {} [{}]",
+                            version.tag,
+                            human_duration(started.elapsed())
                         ),
                     );
                     if version.tag != lab.talos_version {
