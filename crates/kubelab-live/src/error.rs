@@ -61,6 +61,14 @@ pub enum LiveError {
         "{node} is the cluster's only control plane; `kubelab down` takes the whole cluster down"
     )]
     LastControlPlane { node: String },
+    #[error("the kubeconfig Talos handed out is not usable")]
+    Kubeconfig(#[source] kube::config::KubeconfigError),
+    #[error("the Kubernetes API ({phase})")]
+    Kubernetes {
+        phase: Phase,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot write {}", .path.display())]
     Write {
         path: PathBuf,

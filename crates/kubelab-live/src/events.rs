@@ -15,6 +15,9 @@ pub enum Phase {
     Bootstrap,
     Health,
     Kubeconfig,
+    Cilium,
+    NodesReady,
+    Bgp,
     Reset,
     Diff,
 }
@@ -29,6 +32,9 @@ impl Phase {
             Phase::Bootstrap => "bootstrap etcd",
             Phase::Health => "health check",
             Phase::Kubeconfig => "fetch kubeconfig",
+            Phase::Cilium => "wait for Cilium",
+            Phase::NodesReady => "nodes Ready",
+            Phase::Bgp => "BGP sessions and LoadBalancer pools",
             Phase::Reset => "reset nodes",
             Phase::Diff => "diff against the running configs",
         }

@@ -36,6 +36,10 @@ pub struct LiveLab {
     /// The Talos version lab.yaml asks for, e.g. `v1.13.10`.
     pub talos_version: String,
     pub nodes: Vec<LiveNode>,
+    /// Nodes that run BGP sessions (lab.yaml's speakers), whose sessions `up` waits for.
+    pub bgp_speakers: Vec<String>,
+    /// LoadBalancer pools `up` waits for Cilium to take up.
+    pub lb_pools: Vec<String>,
     pub(crate) admin: Credentials,
     pub(crate) talos_ca_pem: Vec<u8>,
     pub(crate) client_crt_pem: Vec<u8>,
@@ -94,6 +98,17 @@ impl LiveLab {
             cluster: lab.metadata.name.clone(),
             talos_version: format!("v{}", lab.versions.talos),
             nodes,
+            bgp_speakers: lab
+                .bgp_speakers()
+                .into_iter()
+                .map(|(_, n)| n.name.clone())
+                .collect(),
+            lb_pools: lab
+                .load_balancer
+                .pools
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
             admin,
             talos_ca_pem,
             client_crt_pem,

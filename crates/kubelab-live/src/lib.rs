@@ -8,7 +8,8 @@
 //! CLI draws them or prints them as JSON.
 //!
 //! - [`up`]: preflight → apply (maintenance mode) → install and reboot → bootstrap etcd once →
-//!   Talos's health check → fetch the kubeconfig.
+//!   Talos's health check → fetch the kubeconfig → ([`kubernetes`]) Cilium ready → nodes
+//!   Ready → BGP sessions established and LoadBalancer pools ready.
 //! - [`down`]: graceful resets, workers first, then control planes one at a time, each waited
 //!   for until it is back in maintenance mode; one node with etcd quorum kept.
 //! - [`diff`]: each node's dry-run apply of its rendered config: Talos's own diff.
@@ -16,6 +17,8 @@
 mod error;
 mod events;
 mod lab;
+
+pub mod kubernetes;
 
 pub mod diff;
 pub mod down;
@@ -43,6 +46,8 @@ pub struct Timeouts {
     pub health: Duration,
     /// From a reset until the node is back in maintenance mode.
     pub reset: Duration,
+    /// Until Cilium, the nodes, the BGP sessions and the pools are ready (each).
+    pub kubernetes: Duration,
     /// Between two looks at a node that is not there yet.
     pub poll: Duration,
 }
@@ -56,6 +61,7 @@ impl Default for Timeouts {
             bootstrap: Duration::from_secs(10 * 60),
             health: Duration::from_secs(15 * 60),
             reset: Duration::from_secs(10 * 60),
+            kubernetes: Duration::from_secs(15 * 60),
             poll: Duration::from_secs(2),
         }
     }

@@ -8,7 +8,9 @@
 //! 3. wait until each applied node has installed, rebooted and answers on mTLS;
 //! 4. bootstrap etcd on exactly one control plane, unless etcd already has members;
 //! 5. Talos's server-side health check;
-//! 6. fetch the admin kubeconfig Talos mints into a 0600 file.
+//! 6. fetch the admin kubeconfig Talos mints into a 0600 file;
+//! 7. through it, wait for Cilium, every node Ready, BGP sessions and LoadBalancer pools
+//!    ([`crate::kubernetes`]), unless told to stop at Talos.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -35,6 +37,8 @@ pub struct UpOptions {
     pub kubeconfig: PathBuf,
     /// Now, as Unix seconds (to check the client certificate's expiry).
     pub now_unix: i64,
+    /// Also wait for Cilium, the nodes and BGP through the Kubernetes API.
+    pub kubernetes: bool,
 }
 
 /// What `up` did.
@@ -71,7 +75,11 @@ pub async fn up(
         .collect();
     bootstrap(lab, t, first, &configured_before, &mut progress).await?;
     health(lab, t, first, &mut progress).await?;
-    fetch_kubeconfig(lab, t, first, &options.kubeconfig, &mut progress).await?;
+    let kubeconfig = fetch_kubeconfig(lab, t, first, &options.kubeconfig, &mut progress).await?;
+    if options.kubernetes {
+        let client = crate::kubernetes::client(&kubeconfig).await?;
+        crate::kubernetes::wait_ready(lab, &client, t, &mut progress).await?;
+    }
     let checked = lab
         .nodes
         .iter()
@@ -512,7 +520,7 @@ async fn fetch_kubeconfig(
     first: &LiveNode,
     path: &Path,
     progress: &mut Progress<'_>,
-) -> Result<(), LiveError> {
+) -> Result<Vec<u8>, LiveError> {
     progress.start(Phase::Kubeconfig);
     let deadline = Instant::now() + t.reachable;
     let kubeconfig = loop {
@@ -537,7 +545,7 @@ async fn fetch_kubeconfig(
         format!("written to {} (mode 0600)", path.display()),
     );
     progress.finish(true, format!("kubeconfig at {}", path.display()));
-    Ok(())
+    Ok(kubeconfig)
 }
 
 /// Writes a file holding key material: created 0600 beside the target, then renamed over it,

@@ -30,6 +30,8 @@ fn up_options(dir: &tempfile::TempDir) -> UpOptions {
         timeouts: timeouts(),
         kubeconfig: dir.path().join("kubeconfig"),
         now_unix: now_unix(),
+        // The Kubernetes half runs against a real apiserver in kubernetes_harness.rs.
+        kubernetes: false,
     }
 }
 

@@ -176,6 +176,9 @@ pub struct UpArgs {
     /// [default: ~/.config/kubelab/<cluster>.kubeconfig].
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// Stop once Talos is healthy: do not wait for Cilium, nodes Ready and BGP.
+    #[arg(long)]
+    pub talos_only: bool,
 }
 
 #[derive(Args)]

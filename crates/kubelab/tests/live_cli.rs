@@ -154,7 +154,12 @@ async fn up_diff_down_end_to_end() {
     let before = run(dir, &["diff", "--live"], "").await;
     assert_eq!(before.status.code(), Some(1), "{before:?}");
 
-    let up = run(dir, &["up", "--kubeconfig", "kube/admin"], "").await;
+    let up = run(
+        dir,
+        &["up", "--talos-only", "--kubeconfig", "kube/admin"],
+        "",
+    )
+    .await;
     assert!(
         up.status.success(),
         "{}",
@@ -174,7 +179,19 @@ async fn up_diff_down_end_to_end() {
     assert!(!String::from_utf8_lossy(&up.stdout).contains(&kubeconfig_text));
 
     // A second up in JSON: one event per line, a summary last, nothing re-applied.
-    let again = run(dir, &["up", "--kubeconfig", "kube/admin", "-o", "json"], "").await;
+    let again = run(
+        dir,
+        &[
+            "up",
+            "--talos-only",
+            "--kubeconfig",
+            "kube/admin",
+            "-o",
+            "json",
+        ],
+        "",
+    )
+    .await;
     assert!(
         again.status.success(),
         "{}",

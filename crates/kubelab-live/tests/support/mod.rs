@@ -124,6 +124,7 @@ pub fn timeouts() -> Timeouts {
         bootstrap: Duration::from_secs(5),
         health: Duration::from_secs(5),
         reset: Duration::from_secs(5),
+        kubernetes: Duration::from_secs(10),
         poll: Duration::from_millis(50),
     }
 }

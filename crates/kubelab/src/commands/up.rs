@@ -24,6 +24,7 @@ pub fn run(args: UpArgs, style: Style) -> Result<ExitCode, String> {
         timeouts: live::timeouts(&args.live)?,
         kubeconfig,
         now_unix: Workspace::now().unix_timestamp(),
+        kubernetes: !args.talos_only,
     };
     let mut printer = Printer::new(args.live.output, style);
     let result = live::runtime()?.block_on(kubelab_live::up::up(&lab, &options, &mut |event| {
@@ -42,9 +43,15 @@ pub fn run(args: UpArgs, style: Style) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     crate::outln!(
-        "\n{} Talos cluster {} is up [{}]",
+        "\n{} {} {} {} [{}]",
         style.green("✓"),
+        if args.talos_only {
+            "Talos cluster"
+        } else {
+            "cluster"
+        },
         style.bold(&lab.cluster),
+        if args.talos_only { "is up" } else { "is ready" },
         human_duration(Duration::from_millis(summary.total_ms))
     );
     crate::out!("{}", live::timings_table(&summary.timings));
@@ -62,8 +69,8 @@ pub fn run(args: UpArgs, style: Style) -> Result<ExitCode, String> {
         summary.kubeconfig.display(),
         summary.kubeconfig.display()
     );
-    crate::outln!(
-        "  not checked yet by kubelab: Cilium, nodes Ready, BGP sessions (Talos skips them while the CNI is `none`)"
-    );
+    if args.talos_only {
+        crate::outln!("  not waited for (--talos-only): Cilium, nodes Ready, BGP sessions");
+    }
     Ok(ExitCode::SUCCESS)
 }
