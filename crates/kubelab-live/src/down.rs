@@ -8,6 +8,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use k8s_openapi::api::core::v1::Node;
+use kube::api::DeleteParams;
+use kube::{Api, Client};
 use kubelab_talos_api::{EtcdMember, WipeMode};
 use serde::Serialize;
 
@@ -25,6 +28,9 @@ pub struct DownOptions {
     pub node: Option<String>,
     /// Say what would be reset; touch nothing.
     pub dry_run: bool,
+    /// The admin kubeconfig `up` wrote: finds a worker lab.yaml no longer lists (by its Node's
+    /// address) and deletes the Node object of a node removed with `node`.
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,8 +51,15 @@ pub async fn down(
     let t = &options.timeouts;
     let mut progress = Progress::new(sink);
     progress.start(Phase::Preflight);
+    let kube = match &options.kubeconfig {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => crate::kubernetes::client(&bytes).await.ok(),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let targets = match &options.node {
-        Some(name) => vec![removable(lab, name, t).await?],
+        Some(name) => vec![removable(lab, name, t, kube.as_ref()).await?],
         None => {
             // Workers first, then control planes, the first one (which bootstrapped etcd) last.
             let mut order: Vec<LiveNode> = lab.workers().cloned().collect();
@@ -99,6 +112,19 @@ pub async fn down(
             reset_one(lab, t, node, graceful, options.wipe).await?;
             wait_for_maintenance(lab, t, node).await?;
             progress.step(&node.name, "back in maintenance mode");
+            // Talos's reset leaves the Node object behind; a removed node's must go, or the
+            // next `up` finds a node lab.yaml lacks.
+            if let (Some(_), Some(client)) = (&options.node, &kube) {
+                let nodes: Api<Node> = Api::all(client.clone());
+                match nodes.delete(&node.name, &DeleteParams::default()).await {
+                    Ok(_) => progress.step(&node.name, "deleted its Kubernetes Node object"),
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(e) => progress.warn(
+                        Some(&node.name),
+                        format!("could not delete its Kubernetes Node object ({e}); `kubectl delete node {}` does", node.name),
+                    ),
+                }
+            }
         }
         if node.controlplane {
             control_planes_left -= 1;
@@ -129,17 +155,28 @@ fn wipe_label(wipe: WipeMode) -> &'static str {
 
 /// The node `--node` names, when removing it is safe: a worker always; a control plane only
 /// while the other etcd members that answer still form a quorum.
-async fn removable(lab: &LiveLab, name: &str, t: &Timeouts) -> Result<LiveNode, LiveError> {
+async fn removable(
+    lab: &LiveLab,
+    name: &str,
+    t: &Timeouts,
+    kube: Option<&Client>,
+) -> Result<LiveNode, LiveError> {
     let members = etcd_members(lab, t).await;
-    let target = match lab.node(name) {
-        Some(node) => node.clone(),
-        None => members
+    let from_etcd = || {
+        members
             .iter()
             .find(|m| m.hostname == name)
             .and_then(|m| member_node(lab, m))
-            .ok_or_else(|| LiveError::UnknownNode {
-                node: name.to_string(),
-            })?,
+    };
+    let target = match lab.node(name).cloned().or_else(from_etcd) {
+        Some(node) => node,
+        None => match kube {
+            Some(client) => kubernetes_worker(lab, client, name).await,
+            None => None,
+        }
+        .ok_or_else(|| LiveError::UnknownNode {
+            node: name.to_string(),
+        })?,
     };
     if !target.controlplane {
         return Ok(target);
@@ -202,6 +239,32 @@ fn member_node(lab: &LiveLab, member: &EtcdMember) -> Option<LiveNode> {
     Some(LiveNode {
         name: member.hostname.clone(),
         controlplane: true,
+        address: SocketAddr::new(ip, port),
+        arch: "",
+        install_disk: None,
+        config: Vec::new(),
+        pin: None,
+    })
+}
+
+/// A worker lab.yaml no longer lists, reached at its Node's internal address.
+async fn kubernetes_worker(lab: &LiveLab, client: &Client, name: &str) -> Option<LiveNode> {
+    let port = lab.nodes.first()?.address.port();
+    let node = Api::<Node>::all(client.clone())
+        .get_opt(name)
+        .await
+        .ok()??;
+    let ip: IpAddr = node
+        .status?
+        .addresses?
+        .into_iter()
+        .find(|a| a.type_ == "InternalIP")?
+        .address
+        .parse()
+        .ok()?;
+    Some(LiveNode {
+        name: name.to_string(),
+        controlplane: false,
         address: SocketAddr::new(ip, port),
         arch: "",
         install_disk: None,

@@ -48,7 +48,7 @@ pub enum LiveError {
         #[source]
         source: kubelab_talos_api::Error,
     },
-    #[error("{node} is neither in lab.yaml nor an etcd member of the cluster")]
+    #[error("{node} is not in lab.yaml, not an etcd member, and not a Kubernetes node (with the kubeconfig `up` wrote)")]
     UnknownNode { node: String },
     #[error("removing control plane {node} would leave etcd without quorum: of the {} members left, {healthy} answer and {needed} are needed; bring the others back first", .members - 1)]
     QuorumLoss {

@@ -122,6 +122,7 @@ async fn seed_cluster(client: &Client, lab: &TestLab) {
         let object: Node = serde_json::from_value(json!({
             "metadata": { "name": node.name, "labels": { "kubernetes.io/hostname": node.name } },
             "status": {
+                "addresses": [{ "type": "InternalIP", "address": node.ip.unwrap().to_string() }],
                 "capacity": { "cpu": "4", "memory": "8Gi", "pods": "110" },
                 "allocatable": { "cpu": "4", "memory": "8Gi", "pods": "110" },
                 "conditions": [{ "type": "Ready", "status": "False", "reason": "KubeletNotReady",
@@ -409,4 +410,26 @@ async fn up_waits_for_cilium_nodes_bgp_and_pools_on_a_real_apiserver() {
             .any(|l| l == "Bgp Step default: LoadBalancer pool: pool ready"),
         "{lines:#?}"
     );
+
+    // worker-03 leaves lab.yaml: `down --node worker-03` finds it by its Node's address, resets
+    // it, and deletes the Node object so the next `up` does not trip over it.
+    let reduced = test_lab(NET, &["worker-03"]);
+    let options = kubelab_live::down::DownOptions {
+        timeouts: timeouts(),
+        wipe: kubelab_talos_api::WipeMode::All,
+        node: Some("worker-03".to_string()),
+        dry_run: false,
+        kubeconfig: Some(dir.path().join("kubeconfig")),
+    };
+    let summary =
+        kubelab_live::down::down(&reduced.live, &options, &mut Recorder::default().sink())
+            .await
+            .unwrap();
+    assert_eq!(summary.reset, ["worker-03"]);
+    assert_eq!(
+        cluster.stage("worker-03"),
+        Some(kubelab_talos_api::fake::Stage::Maintenance)
+    );
+    assert_eq!(cluster.resets("worker-03"), [(true, 0)]);
+    assert!(nodes.get_opt("worker-03").await.unwrap().is_none());
 }

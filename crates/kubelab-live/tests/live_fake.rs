@@ -41,6 +41,7 @@ fn down_options(node: Option<&str>) -> DownOptions {
         wipe: WipeMode::All,
         node: node.map(str::to_string),
         dry_run: false,
+        kubeconfig: None,
     }
 }
 

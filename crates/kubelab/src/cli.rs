@@ -198,6 +198,10 @@ pub struct DownArgs {
     /// Show what would be reset; reset nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The admin kubeconfig `kubelab up` wrote (finds a worker lab.yaml no longer lists, and
+    /// deletes a removed node's Node object) [default: ~/.config/kubelab/<cluster>.kubeconfig].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -12,6 +12,7 @@ use kubelab_talos_api::WipeMode;
 use super::live::{self, Printer};
 use crate::cli::{DownArgs, Wipe};
 use crate::output::Style;
+use crate::workspace::default_kubeconfig;
 
 pub fn run(args: DownArgs, style: Style) -> Result<ExitCode, String> {
     let (_, lab) = match live::open(&args.live, style)? {
@@ -52,6 +53,10 @@ pub fn run(args: DownArgs, style: Style) -> Result<ExitCode, String> {
         wipe,
         node: args.node.clone(),
         dry_run: args.dry_run,
+        kubeconfig: Some(match args.kubeconfig {
+            Some(path) => path,
+            None => default_kubeconfig(&lab.cluster)?,
+        }),
     };
     let mut printer = Printer::new(args.live.output, style);
     let result =
