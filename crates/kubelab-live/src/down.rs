@@ -34,6 +34,7 @@ pub struct DownOptions {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DownSummary {
     pub timings: Vec<PhaseTiming>,
     pub total_ms: u64,

@@ -69,6 +69,8 @@ pub enum LiveError {
         #[source]
         source: kube::Error,
     },
+    #[error("lab.yaml has no control plane to bootstrap etcd on")]
+    NoControlPlane,
     #[error("cannot write {}", .path.display())]
     Write {
         path: PathBuf,

@@ -62,6 +62,7 @@ pub enum EventKind {
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Event {
     pub phase: Phase,
     pub kind: EventKind,
@@ -77,6 +78,7 @@ pub type Sink<'a> = &'a mut (dyn FnMut(Event) + Send);
 
 /// How long a phase took, for the final summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PhaseTiming {
     pub phase: Phase,
     pub elapsed_ms: u64,

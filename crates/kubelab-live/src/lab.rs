@@ -115,14 +115,6 @@ impl LiveLab {
         })
     }
 
-    /// Moves every node's apid to `port` (tests run fake nodes on another port).
-    pub fn with_port(mut self, port: u16) -> Self {
-        for node in &mut self.nodes {
-            node.address.set_port(port);
-        }
-        self
-    }
-
     pub fn node(&self, name: &str) -> Option<&LiveNode> {
         self.nodes.iter().find(|n| n.name == name)
     }

@@ -43,6 +43,7 @@ pub struct UpOptions {
 
 /// What `up` did.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UpSummary {
     pub timings: Vec<PhaseTiming>,
     pub total_ms: u64,
@@ -66,9 +67,7 @@ pub async fn up(
     let first = lab
         .control_planes()
         .next()
-        .ok_or_else(|| LiveError::UnknownNode {
-            node: "(a control plane)".to_string(),
-        })?;
+        .ok_or(LiveError::NoControlPlane)?;
     let configured_before: Vec<&LiveNode> = lab
         .control_planes()
         .filter(|n| matches!(states.get(&n.name), Some(NodeState::Configured { .. })))

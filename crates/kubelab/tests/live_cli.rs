@@ -208,8 +208,8 @@ async fn up_diff_down_end_to_end() {
         .iter()
         .all(|e| e["phase"].is_string()
             && e["kind"].is_string()
-            && e["elapsedMs"].is_null()
-            && e["elapsed_ms"].is_u64()));
+            && e["elapsed_ms"].is_null()
+            && e["elapsedMs"].is_u64()));
     for node in NODES {
         assert_eq!(cluster.applies(node), 1, "{node}");
     }

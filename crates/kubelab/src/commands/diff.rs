@@ -16,7 +16,7 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode, String> {
                 .to_string(),
         );
     }
-    let (_, lab) = match live::open(&args.live, style)? {
+    let lab = match live::open(&args.live, style)? {
         Ok(opened) => opened,
         Err(code) => return Ok(code),
     };

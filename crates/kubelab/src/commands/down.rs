@@ -15,7 +15,7 @@ use crate::output::Style;
 use crate::workspace::default_kubeconfig;
 
 pub fn run(args: DownArgs, style: Style) -> Result<ExitCode, String> {
-    let (_, lab) = match live::open(&args.live, style)? {
+    let lab = match live::open(&args.live, style)? {
         Ok(opened) => opened,
         Err(code) => return Ok(code),
     };

@@ -16,10 +16,7 @@ use crate::output::Style;
 use crate::workspace::{LoadError, Workspace};
 
 /// The lab ready for the live layer, or the exit code when it is not.
-pub fn open(
-    args: &LiveArgs,
-    style: Style,
-) -> Result<Result<(Workspace, LiveLab), ExitCode>, String> {
+pub fn open(args: &LiveArgs, style: Style) -> Result<Result<LiveLab, ExitCode>, String> {
     let workspace = match Workspace::load(&args.lab, style) {
         Ok(w) => w,
         Err(LoadError::Findings) => return Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
@@ -36,7 +33,7 @@ pub fn open(
     let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
     let pins = pins(&args.pin, &workspace.lab)?;
     let live = LiveLab::new(&lab, &tree, &pins).map_err(|e| chain(&e))?;
-    Ok(Ok((workspace, live)))
+    Ok(Ok(live))
 }
 
 fn pins(raw: &[String], lab: &kubelab_spec::Lab) -> Result<BTreeMap<String, Fingerprint>, String> {

@@ -12,7 +12,7 @@ use crate::output::Style;
 use crate::workspace::{default_kubeconfig, Workspace};
 
 pub fn run(args: UpArgs, style: Style) -> Result<ExitCode, String> {
-    let (_, lab) = match live::open(&args.live, style)? {
+    let lab = match live::open(&args.live, style)? {
         Ok(opened) => opened,
         Err(code) => return Ok(code),
     };
