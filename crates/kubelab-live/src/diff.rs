@@ -46,6 +46,7 @@ pub async fn diff(
 ) -> Result<Vec<NodeDiff>, LiveError> {
     let mut progress = Progress::new(sink);
     progress.start(Phase::Diff);
+    lab.check_client_certificate(crate::now_unix())?;
     let mut diffs = Vec::new();
     for node in &lab.nodes {
         let drift = match detect(lab, node, timeouts).await? {

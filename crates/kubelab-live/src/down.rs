@@ -52,6 +52,7 @@ pub async fn down(
     let t = &options.timeouts;
     let mut progress = Progress::new(sink);
     progress.start(Phase::Preflight);
+    lab.check_client_certificate(crate::now_unix())?;
     let kube = match &options.kubeconfig {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => crate::kubernetes::client(&bytes).await.ok(),

@@ -67,6 +67,13 @@ impl Default for Timeouts {
     }
 }
 
+/// Now, as Unix seconds (for certificate expiry).
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A duration as people read it in progress lines: `850ms`, `12.3s`, `4m05s`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();

@@ -545,6 +545,29 @@ async fn an_expired_client_certificate_is_named_with_the_fix() {
         err.to_string().contains("kubelab secrets rotate clients"),
         "{err}"
     );
+    // Secrets whose one-day client certificate ran out yesterday: diff and down say so too,
+    // before any handshake.
+    let stale = kubelab_pki::SecretsBundle::generate(
+        time::OffsetDateTime::now_utc() - time::Duration::days(2),
+        time::Duration::days(1),
+    )
+    .unwrap();
+    let tree = kubelab_render::render(&lab.lab, &stale).unwrap();
+    let live = LiveLab::new(&lab.lab, &tree, &BTreeMap::new()).unwrap();
+    let err = diff(&live, &timeouts(), &mut Recorder::default().sink())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LiveError::ClientCertificateExpired { .. }),
+        "{err}"
+    );
+    let err = down(&live, &down_options(None), &mut Recorder::default().sink())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LiveError::ClientCertificateExpired { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
