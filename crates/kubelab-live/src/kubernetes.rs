@@ -59,14 +59,7 @@ pub(crate) async fn wait_ready(
     let message = wait(t, Phase::Cilium, "cilium", progress, || async {
         // A node lab.yaml lacks (a worker left behind) is refused first: Cilium would wait
         // for its agent too, and the cluster would not be the lab's.
-        let extra: Vec<String> = all_nodes
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .filter(|name| lab.node(name).is_none())
-            .collect();
+        let extra = nodes_not_in_lab(lab, &all_nodes).await?;
         if !extra.is_empty() {
             return Err(Stop(LiveError::NotInLab(extra)));
         }
@@ -179,6 +172,21 @@ pub(crate) async fn wait_ready(
     }
     progress.finish(true, "BGP sessions established, pools ready");
     Ok(())
+}
+
+/// Kubernetes nodes lab.yaml does not list.
+pub(crate) async fn nodes_not_in_lab(
+    lab: &LiveLab,
+    nodes: &Api<Node>,
+) -> Result<Vec<String>, kube::Error> {
+    Ok(nodes
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|name| lab.node(name).is_none())
+        .collect())
 }
 
 fn is_ready(node: &Node) -> bool {

@@ -133,6 +133,24 @@ async fn preflight(
             break;
         }
     }
+    // So would a worker: etcd does not know workers, Kubernetes does. With a kubeconfig from
+    // an earlier run and an API that answers, look before touching anything.
+    if options.kubernetes {
+        if let Ok(bytes) = std::fs::read(&options.kubeconfig) {
+            let extra = tokio::time::timeout(t.call, async {
+                let client = crate::kubernetes::client(&bytes).await.ok()?;
+                let nodes = kube::Api::all(client);
+                crate::kubernetes::nodes_not_in_lab(lab, &nodes).await.ok()
+            })
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+            if !extra.is_empty() {
+                return Err(LiveError::NotInLab(extra));
+            }
+        }
+    }
     progress.finish(true, format!("{} nodes answer", lab.nodes.len()));
     Ok(states)
 }

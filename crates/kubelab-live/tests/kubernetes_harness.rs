@@ -345,6 +345,12 @@ async fn up_waits_for_cilium_nodes_bgp_and_pools_on_a_real_apiserver() {
         matches!(&err, LiveError::NotInLab(n) if n == &["worker-99"]),
         "{err}"
     );
+    // Refused at preflight, with the kubeconfig of the first run: nothing else was touched.
+    assert!(
+        recorder.0.iter().all(|e| e.phase == Phase::Preflight),
+        "{:#?}",
+        recorder.lines()
+    );
     assert!(
         err.to_string().contains("kubelab down --node worker-99"),
         "{err}"
