@@ -505,6 +505,7 @@ async fn a_cluster_built_with_other_secrets_is_refused_before_anything_is_done()
     );
     let message = err.to_string();
     assert!(message.contains("--secrets"), "{message}");
+    insta::assert_snapshot!("foreign_ca", message);
     for node in ALL {
         assert_eq!(cluster.applies(node), 0, "{node} untouched");
     }
