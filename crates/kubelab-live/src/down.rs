@@ -44,6 +44,8 @@ pub struct DownSummary {
     pub already: Vec<String>,
 }
 
+/// Resets the whole cluster (or `options.node`) to maintenance mode, refusing before the first
+/// reset when a node does not answer or belongs to another CA.
 pub async fn down(
     lab: &LiveLab,
     options: &DownOptions,

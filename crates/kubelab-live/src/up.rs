@@ -1,9 +1,10 @@
-//! `kubelab up`, the Talos half: from nodes in maintenance mode to a healthy cluster and an
-//! admin kubeconfig. It reads like the runbook it replaces, and every step first asks whether
+//! `kubelab up`: from machines in Talos maintenance mode to a ready cluster and an admin
+//! kubeconfig. It reads like the runbook it replaces, and every step first asks whether
 //! it is already done, so a rerun after any interruption picks up where the last run stopped:
 //!
 //! 1. preflight: every node answers; none belongs to another CA; maintenance-mode nodes have
-//!    the lab's architecture and install disk; the cluster has no control plane lab.yaml lacks;
+//!    the lab's architecture and install disk; the cluster has no node lab.yaml lacks (etcd's
+//!    members, and Kubernetes' nodes when an earlier run's kubeconfig reaches the API);
 //! 2. apply each maintenance-mode node's rendered config (configured nodes are only checked);
 //! 3. wait until each applied node has installed, rebooted and answers on mTLS;
 //! 4. bootstrap etcd on exactly one control plane, unless etcd already has members;
@@ -54,20 +55,22 @@ pub struct UpSummary {
     pub kubeconfig: PathBuf,
 }
 
+/// Runs every phase, each skipping what is already done; events go to `sink` as they happen.
 pub async fn up(
     lab: &LiveLab,
     options: &UpOptions,
     sink: Sink<'_>,
 ) -> Result<UpSummary, LiveError> {
     let t = &options.timeouts;
-    let mut progress = Progress::new(sink);
-    let states = preflight(lab, options, &mut progress).await?;
-    let (applied, installing) = apply(lab, t, &states, &mut progress).await?;
-    wait_for_install(lab, t, &installing, &mut progress).await?;
+    // etcd is bootstrapped on the first control plane, and the checks run through it.
     let first = lab
         .control_planes()
         .next()
         .ok_or(LiveError::NoControlPlane)?;
+    let mut progress = Progress::new(sink);
+    let states = preflight(lab, options, &mut progress).await?;
+    let (applied, installing) = apply(lab, t, &states, &mut progress).await?;
+    wait_for_install(lab, t, &installing, &mut progress).await?;
     let configured_before: Vec<&LiveNode> = lab
         .control_planes()
         .filter(|n| matches!(states.get(&n.name), Some(NodeState::Configured { .. })))
