@@ -31,6 +31,9 @@ fn main() -> ExitCode {
         cli::Command::Lint(args) => commands::lint::run(args, style),
         cli::Command::Plan(args) => commands::plan::run(args, style),
         cli::Command::Diagram(args) => commands::diagram::run(args, style),
+        cli::Command::Up(args) => commands::up::run(args, style),
+        cli::Command::Down(args) => commands::down::run(args, style),
+        cli::Command::Diff(args) => commands::diff::run(args, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
     };

@@ -1,9 +1,13 @@
 pub mod check;
 pub mod completions;
 pub mod diagram;
+pub mod diff;
+pub mod down;
 pub mod init;
 pub mod lint;
+pub mod live;
 pub mod plan;
 pub mod render;
 pub mod schema;
 pub mod secrets;
+pub mod up;
