@@ -244,3 +244,55 @@ async fn up_diff_down_end_to_end() {
         assert_eq!(cluster.stage(node), Some(Stage::Maintenance), "{node}");
     }
 }
+
+/// A maintenanceFingerprint in lab.yaml pins the first contact: a node whose key does not
+/// match is refused before anything is applied to any node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fingerprint_in_lab_yaml_pins_the_first_contact() {
+    const PINNED_NET: u8 = 95;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let lab = kubelab_spec::examples::HOMELAB.replace("10.10.0.", &format!("127.0.{PINNED_NET}."));
+    let pinned = lab.replace(
+        &format!("    ip: 127.0.{PINNED_NET}.21\n"),
+        &format!(
+            "    ip: 127.0.{PINNED_NET}.21\n    maintenanceFingerprint: \"{}\"\n",
+            "00".repeat(32)
+        ),
+    );
+    assert_ne!(lab, pinned);
+    std::fs::write(dir.join("lab.yaml"), pinned).unwrap();
+    let rendered = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["render", "--lab", "lab.yaml"])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("KUBELAB_AGE_IDENTITY")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+    let cluster = start_fake(dir).await;
+    let up = run(
+        dir,
+        &["up", "--talos-only", "--kubeconfig", "kube/admin"],
+        "",
+    )
+    .await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert_eq!(up.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("worker-01 shows the maintenance-mode key")
+            && text.contains("not the pinned 00:00"),
+        "{text}"
+    );
+    for node in NODES {
+        assert_eq!(
+            cluster.applies(node),
+            0,
+            "{node} was configured despite the bad pin"
+        );
+    }
+}

@@ -36,8 +36,19 @@ pub fn open(args: &LiveArgs, style: Style) -> Result<Result<LiveLab, ExitCode>, 
     Ok(Ok(live))
 }
 
+/// The maintenance-mode pins: lab.yaml's `maintenanceFingerprint`s, overridden by `--pin`.
 fn pins(raw: &[String], lab: &kubelab_spec::Lab) -> Result<BTreeMap<String, Fingerprint>, String> {
     let mut pins = BTreeMap::new();
+    for node in &lab.nodes {
+        if let Some(text) = &node.maintenance_fingerprint {
+            // `check` has verified the shape; a parse failure here would be a disagreement
+            // between the two readers, reported rather than ignored.
+            let fingerprint: Fingerprint = text
+                .parse()
+                .map_err(|e| format!("{}: maintenanceFingerprint: {e}", node.name))?;
+            pins.insert(node.name.clone(), fingerprint);
+        }
+    }
     for pin in raw {
         let (node, fingerprint) = pin
             .split_once('=')
