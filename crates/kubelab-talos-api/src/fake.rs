@@ -17,6 +17,8 @@
 //! - **Faults:** a node can be told to fail its next calls with a code, or never to come back
 //!   from an install.
 
+mod etcd;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -94,6 +96,8 @@ struct Shared {
     install_time: Duration,
     nodes: Mutex<BTreeMap<String, NodeState>>,
     bootstrapped: Mutex<bool>,
+    /// etcd's data, recovery uploads and faults (see the `etcd` module).
+    etcd: Mutex<etcd::EtcdState>,
     /// One signal per node: its server restarts (dropping connections) when it changes.
     restarts: BTreeMap<String, watch::Sender<u64>>,
 }
@@ -138,6 +142,7 @@ impl FakeCluster {
                 install_time,
                 nodes: Mutex::new(states),
                 bootstrapped: Mutex::new(false),
+                etcd: Mutex::default(),
                 restarts,
             }),
         };
@@ -620,6 +625,9 @@ impl MachineService for FakeService {
         request: Request<BootstrapRequest>,
     ) -> Result<Response<BootstrapResponse>, Status> {
         let node = self.admit(&request)?;
+        if request.get_ref().recover_etcd {
+            return self.fake_bootstrap_recover(&node, request.get_ref());
+        }
         let (stage, controlplane) =
             self.with_node(&node, |n| (n.stage.clone(), n.spec.controlplane))?;
         if stage != Stage::Running {
@@ -682,6 +690,9 @@ impl MachineService for FakeService {
         request: Request<ResetRequest>,
     ) -> Result<Response<ResetResponse>, Status> {
         let node = self.admit(&request)?;
+        if let Some(reply) = self.fake_reset_volumes(&node, request.get_ref())? {
+            return Ok(Response::new(reply));
+        }
         self.with_node(&node, |n| n.config = None)?;
         self.cluster.transition(node.clone(), Stage::Maintenance);
         Ok(Response::new(ResetResponse {
@@ -714,6 +725,29 @@ impl MachineService for FakeService {
                 }),
             }],
         }))
+    }
+
+    type EtcdSnapshotStream = Stream<Data>;
+
+    async fn etcd_snapshot(
+        &self,
+        request: Request<crate::proto::machine::EtcdSnapshotRequest>,
+    ) -> Result<Response<Self::EtcdSnapshotStream>, Status> {
+        self.fake_etcd_snapshot(request).await
+    }
+
+    async fn etcd_recover(
+        &self,
+        request: Request<tonic::Streaming<Data>>,
+    ) -> Result<Response<crate::proto::machine::EtcdRecoverResponse>, Status> {
+        self.fake_etcd_recover(request).await
+    }
+
+    async fn etcd_status(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<crate::proto::machine::EtcdStatusResponse>, Status> {
+        self.fake_etcd_status(request).await
     }
 }
 

@@ -34,6 +34,7 @@ pub mod proto {
     }
 }
 
+pub use client::etcd::{EtcdMemberStatus, EtcdSnapshotStream};
 pub use client::{ApplyMode, ApplyOutcome, Client, Disk, HealthProgress, NodeVersion};
 pub use error::{Error, Result};
 pub use talosconfig::{Context, Talosconfig};
