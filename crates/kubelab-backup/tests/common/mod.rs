@@ -242,6 +242,20 @@ impl RealEtcd {
         );
     }
 
+    /// Puts a large value (over the argument-length limit), passing it on stdin.
+    pub fn put_large(&self, key: &str, value: &[u8]) {
+        use std::io::Write;
+        let mut child = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.endpoint, "put", key])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("etcdctl is installed (Debian etcd-client)");
+        child.stdin.take().unwrap().write_all(value).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
     /// Objects shaped like a small cluster's: `/registry/<resource>/<ns>/<name>`.
     pub fn put_cluster_objects(&self) {
         for i in 0..5 {
