@@ -45,6 +45,8 @@ pub struct BackupRecord {
     /// SHA-256 of the snapshot file (before encryption).
     pub sha256: String,
     pub revision: Option<u64>,
+    /// Entries in the database as `etcdctl snapshot status` counts them: every revision
+    /// etcd keeps, so more than the distinct keys a drill counts.
     pub total_keys: Option<u64>,
     pub encrypted: bool,
 }
@@ -133,8 +135,12 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Some causes (tonic's transport errors) already print their own cause.
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -426,8 +432,7 @@ pub struct Listed {
     pub record: Option<BackupRecord>,
 }
 
-/// The backups in `dir` (files named `*.snapshot` or `*.snapshot.age`), oldest first by name
-/// (names carry the UTC time).
+/// The backups in `dir` (files named `*.snapshot` or `*.snapshot.age`), oldest first.
 pub fn list_backups(dir: &Path) -> Result<Vec<Listed>, BackupError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -450,7 +455,13 @@ pub fn list_backups(dir: &Path) -> Result<Vec<Listed>, BackupError> {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         listed.push(Listed { path, size, record });
     }
-    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    // Oldest first by the time recorded; files without a record (copied in by hand) first.
+    listed.sort_by(|a, b| {
+        let created = |l: &Listed| l.record.as_ref().map(|r| r.created.clone());
+        created(a)
+            .cmp(&created(b))
+            .then_with(|| a.path.cmp(&b.path))
+    });
     Ok(listed)
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     /// A Talos API call failed.
-    #[error("{what} on {node} failed")]
+    #[error("{node}: {what} failed")]
     Talos {
         what: &'static str,
         node: String,

@@ -15,6 +15,8 @@ mod etcd_tools;
 mod integrity;
 mod restore;
 
+/// An age X25519 recipient (what `kubelab-pki` parses `age1…` keys to).
+pub use age::x25519::Recipient as AgeRecipient;
 pub use backup::{
     backup, choose_member, list_backups, BackupOptions, BackupRecord, BackupSummary, Listed,
     MemberReport,

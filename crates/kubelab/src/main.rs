@@ -33,6 +33,9 @@ fn main() -> ExitCode {
         cli::Command::Diagram(args) => commands::diagram::run(args, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
+        cli::Command::Backup(args) => commands::backup::run(args, style),
+        cli::Command::Restore(args) => commands::restore::run(args, style),
+        cli::Command::Drill(args) => commands::drill::run(args, style),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,13 @@
+pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod diagram;
+pub mod drill;
+pub mod etcd;
 pub mod init;
 pub mod lint;
 pub mod plan;
 pub mod render;
+pub mod restore;
 pub mod schema;
 pub mod secrets;
