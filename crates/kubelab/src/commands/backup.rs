@@ -19,11 +19,8 @@ pub fn run(args: BackupArgs, style: Style) -> Result<ExitCode, String> {
     };
     let cluster = talos_cluster(&workspace)?;
     let dir = backup_dir(&workspace, &args.dir)?;
-    let tools = match EtcdTools::find() {
-        Ok(tools) => Some(tools),
-        // Without etcdctl the hash is still checked; the summary says the revision was not read.
-        Err(_) => None,
-    };
+    // Without etcdctl the hash is still checked; the summary says the revision was not read.
+    let tools = EtcdTools::find().ok();
     let options = BackupOptions {
         node: args.node.clone(),
         output: args.output.clone(),

@@ -59,7 +59,6 @@ pub fn run(args: DrillArgs, style: Style) -> Result<ExitCode, String> {
         report.keys,
         report.rto.as_secs_f64()
     );
-    let compared = report.live.is_ok();
     let header = ["RESOURCE", "SNAPSHOT", "LIVE"];
     let rows: Vec<[String; 3]> = report
         .resources
@@ -100,6 +99,5 @@ pub fn run(args: DrillArgs, style: Style) -> Result<ExitCode, String> {
             why_not.as_deref().unwrap_or(e)
         ),
     }
-    let _ = compared;
     Ok(ExitCode::SUCCESS)
 }
