@@ -385,7 +385,28 @@ async fn wait_etcd_empty(cluster: &TalosCluster, cp: &ControlPlane) -> Result<()
     .await
 }
 
+/// Uploads the snapshot, again while the node says it is not ready for recovery yet (its
+/// EPHEMERAL volume still mounting after the reboot), within the reboot bound.
 async fn upload(cluster: &TalosCluster, cp: &ControlPlane, path: &Path) -> Result<(), BackupError> {
+    let started = Instant::now();
+    loop {
+        match upload_once(cluster, cp, path).await {
+            Err(BackupError::Talos { source, .. })
+                if source.code() == Some(Code::FailedPrecondition)
+                    && started.elapsed() < cluster.timeouts.reboot =>
+            {
+                tokio::time::sleep(cluster.timeouts.poll).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn upload_once(
+    cluster: &TalosCluster,
+    cp: &ControlPlane,
+    path: &Path,
+) -> Result<(), BackupError> {
     let client = cluster.connect(cp).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let source = path.to_path_buf();

@@ -245,6 +245,8 @@ async fn a_restore_wipes_every_control_plane_recovers_one_and_the_others_rejoin(
             "wait until etcd is healthy on master-01, master-02, master-03 (the others rejoin) with one leader",
         ]
     );
+    // The recovery node is slow to get ready after its reboot: the upload is tried again.
+    fake.refuse_etcd_recover("master-02", 2);
     let mut seen = Vec::new();
     restore(&cluster, &plan, &prepared, &mut |n, _, what| {
         seen.push(format!(
@@ -302,4 +304,43 @@ async fn a_restore_stops_with_a_clear_state_when_a_control_plane_does_not_answer
         "{error}"
     );
     assert!(fake.etcd_volume_resets().is_empty(), "nothing was touched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stays_unhealthy_after_recovery_ends_the_wait_with_a_clear_message() {
+    let fake = running_cluster(67).await;
+    fake.set_etcd_database(synthetic_snapshot(4));
+    fake.set_etcd_unhealthy("master-03", Some("NOSPACE alarm"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.snapshot");
+    std::fs::write(&file, synthetic_snapshot(6)).unwrap();
+    let mut cluster = talos_cluster(67);
+    cluster.timeouts.health = Duration::from_secs(1);
+    let target = RestoreTarget {
+        snapshot: file,
+        ..RestoreTarget::default()
+    };
+    let prepared = prepare(&target, None).unwrap();
+    let plan = plan(&cluster, &target, &prepared).unwrap();
+    let error = restore(&cluster, &plan, &prepared, &mut |_, _, _| {})
+        .await
+        .unwrap_err();
+    let text = kubelab_backup_chain(&error);
+    assert_eq!(
+        text,
+        "restore stopped at step 8 (wait for etcd health); done before it: 1, 2, 3, 4, 5, 6, 7: gave up after 1s waiting for etcd to be healthy on master-01, master-02, master-03 (last: master-03: NOSPACE alarm)"
+    );
+    // The recovery itself happened: the state is clear from the message and the nodes.
+    assert_eq!(fake.etcd_recovered_from(), Some(synthetic_snapshot(6)));
+}
+
+fn kubelab_backup_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -12,7 +12,8 @@
 //!   (without `recover_skip_hash_check`) makes etcd fail to start, as it does on a node;
 //! - the other control planes rejoin shortly after the bootstrap.
 //!
-//! Faults: a member that reports errors, a snapshot stream that breaks after N bytes.
+//! Faults: a member that reports errors, a snapshot stream that breaks after N bytes, uploads
+//! refused while the node is not ready for recovery.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub(super) struct EtcdState {
     break_snapshot_after: Option<usize>,
     /// Every volume reset: (node, labels wiped).
     volume_resets: Vec<(String, Vec<String>)>,
+    /// Uploads to refuse next per node, as a node whose EPHEMERAL is not mounted yet does.
+    recover_not_ready: BTreeMap<String, usize>,
 }
 
 impl FakeCluster {
@@ -92,6 +95,12 @@ impl FakeCluster {
     /// The next snapshot stream breaks with `Unavailable` after `bytes` bytes.
     pub fn break_next_etcd_snapshot(&self, bytes: usize) {
         self.etcd(|e| e.break_snapshot_after = Some(bytes));
+    }
+
+    /// The next `count` uploads to `node` are refused as Talos refuses them before the node's
+    /// EPHEMERAL volume is mounted (`FailedPrecondition`).
+    pub fn refuse_etcd_recover(&self, node: &str, count: usize) {
+        self.etcd(|e| e.recover_not_ready.insert(node.to_string(), count));
     }
 
     /// Whether `node`'s etcd data is wiped (and it has not rejoined).
@@ -243,6 +252,20 @@ impl FakeService {
         request: Request<tonic::Streaming<Data>>,
     ) -> Result<Response<EtcdRecoverResponse>, Status> {
         let node = self.etcd_node(&request, "etcd recover")?;
+        let not_ready = self
+            .cluster
+            .etcd(|e| match e.recover_not_ready.get_mut(&node) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            });
+        if not_ready {
+            return Err(Status::failed_precondition(
+                "etcd service is not ready for recovery yet",
+            ));
+        }
         let mut stream = request.into_inner();
         let mut upload = Vec::new();
         // A stream that breaks off leaves nothing behind (Talos removes the partial file).
