@@ -223,8 +223,6 @@ pub async fn backup(
     if let Some(node) = &options.node {
         cluster.control_plane(node)?;
     }
-    let reports = member_reports(cluster).await;
-    let (node, mut notes) = choose_member(&reports, options.node.as_deref())?;
     let encrypted = !options.recipients.is_empty();
     let (stamp, created) = timestamp(options.now);
     let destination = options.output.clone().unwrap_or_else(|| {
@@ -234,6 +232,16 @@ pub async fn backup(
             if encrypted { ".age" } else { "" }
         ))
     });
+    // Restore and drill tell an encrypted backup by its name.
+    let named_age = destination.extension().is_some_and(|e| e == "age");
+    if named_age != encrypted {
+        return Err(BackupError::Cluster(format!(
+            "{}: an encrypted backup's name ends in .age and only an encrypted one's does",
+            destination.display()
+        )));
+    }
+    let reports = member_reports(cluster).await;
+    let (node, mut notes) = choose_member(&reports, options.node.as_deref())?;
     let dir = match destination.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -66,6 +66,16 @@ async fn a_backup_streams_the_snapshot_byte_for_byte_from_a_follower() {
             "etcd-homelab-20261202T063435Z.snapshot.json".to_string()
         ]
     );
+    // A name that says the opposite of what the file is, is refused before anything is asked.
+    let mut misnamed = options(dir.path());
+    misnamed.output = Some(dir.path().join("plain.snapshot.age"));
+    let error = backup(&talos_cluster(61), &misnamed).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with("an encrypted backup's name ends in .age and only an encrypted one's does"),
+        "{error}"
+    );
     let listed = list_backups(dir.path()).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].record.as_ref().unwrap().node, "master-01");
