@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kubelab_lint::{input, lint, Linter, Options};
+use kubelab_lint::{lint, Linter, Options};
 
 const OBJECTS: usize = 100_000;
 
@@ -31,7 +31,7 @@ fn corpus() -> String {
 
 fn bench(c: &mut Criterion) {
     let text = corpus();
-    let documents = input::parse("corpus.yaml", &text).expect("the corpus parses");
+    let documents = kubelab_manifests::parse("corpus.yaml", &text).expect("the corpus parses");
     assert_eq!(documents.len(), OBJECTS);
     let mut group = c.benchmark_group("lint");
     group
@@ -42,7 +42,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("parse+lint/100k-objects", |b| {
         b.iter(|| {
             let mut linter = Linter::new(Options::default());
-            let errors = input::read("corpus.yaml", &text, &mut |doc| linter.observe(&doc));
+            let errors =
+                kubelab_manifests::read("corpus.yaml", &text, &mut |doc| linter.observe(&doc));
             assert!(errors.is_empty());
             linter.finish()
         })

@@ -55,7 +55,7 @@ impl Exclude {
 
 /// Parses the config file's text; errors name the file and say what is wrong.
 pub fn parse(file: &str, text: &str) -> Result<Config, String> {
-    let documents = crate::input::parse(file, text)
+    let documents = kubelab_manifests::parse(file, text)
         .map_err(|e| format!("{}:{}: {}", e.file, e.line, e.message))?;
     let value = documents
         .into_iter()

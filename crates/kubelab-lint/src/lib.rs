@@ -6,12 +6,13 @@
 //! namespaces run workloads, which have a default-deny) and judge at the end.
 
 pub mod config;
-pub mod input;
 pub mod report;
 pub mod rules;
 mod suppress;
 
-pub use input::{Document, InputError};
+// Documents come from the shared manifest reader; re-exported because every caller of
+// `Linter::observe` needs the type.
+pub use kubelab_manifests::{Document, InputError};
 pub use rules::{Finding, RuleInfo, Severity, RULES};
 
 /// Lints documents; findings come back sorted by file, line, rule.

@@ -1,8 +1,8 @@
 //! Output formats. One finding model feeds all of them.
 
+use kubelab_manifests::InputError;
 use serde_json::{json, Value};
 
-use crate::input::InputError;
 use crate::rules::{info, Finding, Severity, RULES};
 
 /// Human-readable, grouped by file, with the fix for each rule once per file.

@@ -2,7 +2,8 @@
 //! object, or `kubelab.dev/lint-ignore.<container>` for one container. Every entry needs a
 //! reason; one without becomes a finding of its own.
 
-use crate::input::Document;
+use kubelab_manifests::Document;
+
 use crate::rules::{Finding, Severity};
 
 pub const ANNOTATION: &str = "kubelab.dev/lint-ignore";

@@ -1,7 +1,6 @@
 //! Manifests are judged as the API server will read them: YAML 1.1 scalars (`yes`, `on`) are
 //! booleans, and a duplicate key is an input error rather than a silent choice of one value.
 
-use kubelab_lint::input;
 use kubelab_lint::{lint, Options};
 
 const POD: &str = "apiVersion: v1
@@ -17,7 +16,7 @@ spec:
 ";
 
 fn rules(text: &str) -> Vec<&'static str> {
-    let docs = input::parse("pod.yaml", text).unwrap();
+    let docs = kubelab_manifests::parse("pod.yaml", text).unwrap();
     let mut rules: Vec<_> = lint(&docs, &Options::default())
         .into_iter()
         .map(|f| f.rule)
@@ -67,7 +66,7 @@ fn a_duplicate_key_is_an_input_error_with_both_lines() {
     let text = POD
         .replace("HOST_FIELD", "hostIPC: false")
         .replace("PRIV_FIELD", "privileged: false\n      privileged: true");
-    let err = input::parse("pod.yaml", &text).unwrap_err();
+    let err = kubelab_manifests::parse("pod.yaml", &text).unwrap_err();
     assert_eq!(err.line, 11, "{err:?}");
     assert!(err.message.contains("`privileged`"), "{}", err.message);
     assert!(err.message.contains("first at line 10"), "{}", err.message);
@@ -79,14 +78,16 @@ fn a_duplicate_key_spoils_only_its_own_document() {
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: x, a: y}\n";
     let text = format!("{good}---\n{bad}---\n{good}");
     let mut names = Vec::new();
-    let errors = input::read("two.yaml", &text, &mut |d| names.push(d.name().to_string()));
+    let errors =
+        kubelab_manifests::read("two.yaml", &text, &mut |d| names.push(d.name().to_string()));
     assert_eq!(names, ["good", "good"]);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].line, 8);
     // The same when the stream as a whole takes the full parser (`...` declines the split).
     let text = format!("{good}...\n---\n{bad}---\n{good}");
     let mut names = Vec::new();
-    let errors = input::read("two.yaml", &text, &mut |d| names.push(d.name().to_string()));
+    let errors =
+        kubelab_manifests::read("two.yaml", &text, &mut |d| names.push(d.name().to_string()));
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(names.len(), 2, "{names:?}");
 }

@@ -101,7 +101,7 @@ fn plan(cluster_yaml: &str, apps_yaml: &str, drill_any_1: bool) -> (usize, usize
     let mut rest = Vec::new();
     let mut documents = Vec::new();
     assert!(
-        kubelab_lint::input::read("cluster.yaml", cluster_yaml, &mut |d| {
+        kubelab_manifests::read("cluster.yaml", cluster_yaml, &mut |d| {
             if d.kind() == "Node" {
                 nodes.push(d)
             } else {
@@ -110,7 +110,7 @@ fn plan(cluster_yaml: &str, apps_yaml: &str, drill_any_1: bool) -> (usize, usize
         })
         .is_empty()
     );
-    let problems = kubelab_lint::input::read("apps.yaml", apps_yaml, &mut |d| documents.push(d));
+    let problems = kubelab_manifests::read("apps.yaml", apps_yaml, &mut |d| documents.push(d));
     assert!(problems.is_empty(), "{problems:?}");
     let mut cluster = Cluster {
         kubernetes_minor: 36,

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use kubelab_render::talos::{BGP_SPEAKER_LABEL, LOCAL_STORAGE_LABEL};
+use kubelab_manifests::Document;
+use kubelab_spec::labels::{BGP_SPEAKER_LABEL, LOCAL_STORAGE_LABEL};
 use kubelab_spec::model::{Role, TaintEffect};
 use kubelab_spec::Lab;
 
@@ -45,7 +46,15 @@ pub struct LabOptions {
     pub scheduler_view: bool,
 }
 
-pub fn cluster_from_lab(lab: &Lab, options: LabOptions) -> Result<Cluster, Vec<LoadError>> {
+/// The cluster `lab` makes. `rendered` is what `kubelab render` writes for the lab that the
+/// scheduler has to see (the storage objects: StorageClasses, the NAS's volumes), read back as
+/// manifests. The caller renders it, so the plan works from exactly what the renderer decided
+/// without re-deriving it, and without depending on the renderer and the PKI behind it.
+pub fn cluster_from_lab(
+    lab: &Lab,
+    rendered: &[Document],
+    options: LabOptions,
+) -> Result<Cluster, Vec<LoadError>> {
     let mut cluster = Cluster {
         kubernetes_minor: lab.versions.kubernetes.minor,
         ..Cluster::default()
@@ -130,15 +139,7 @@ pub fn cluster_from_lab(lab: &Lab, options: LabOptions) -> Result<Cluster, Vec<L
         .filter(|&i| cluster.nodes[i].role == NodeRole::ControlPlane)
         .collect();
     add_platform_pods(&mut cluster, lab, options);
-    // Storage exactly as `kubelab render` writes it.
-    let mut tree = kubelab_render::Tree::default();
-    kubelab_render::storage::render(lab, &mut tree);
-    let mut documents = Vec::new();
-    for (path, file) in &tree.files {
-        let errors = kubelab_lint::input::read(path, &file.contents, &mut |d| documents.push(d));
-        debug_assert!(errors.is_empty(), "kubelab's own output parses");
-    }
-    let errors = load(&mut cluster, &documents);
+    let errors = load(&mut cluster, rendered);
     if errors.is_empty() {
         Ok(cluster)
     } else {

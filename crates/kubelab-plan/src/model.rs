@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1 as core;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
-
-use crate::quantity::{parse_milli, parse_units};
+use kubelab_manifests::quantity;
+// The one selector matcher, shared with the linter; re-exported because templates, drills
+// and generated clusters are built from these types.
+pub use kubelab_manifests::selector::{Op, Requirement, Selector};
 
 /// Resources in the scheduler's units: millicores for CPU, bytes or counts otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,14 +27,13 @@ impl Resources {
     ) -> Self {
         let mut r = Resources::default();
         for (name, q) in list {
+            let units = || quantity::value(&q.0).unwrap_or(0);
             match name.as_str() {
-                "cpu" => r.cpu = parse_milli(&q.0).unwrap_or(0),
-                "memory" => r.memory = parse_units(&q.0).unwrap_or(0),
-                "ephemeral-storage" => r.ephemeral = parse_units(&q.0).unwrap_or(0),
-                "pods" => r.pods = parse_units(&q.0).unwrap_or(0),
-                other if is_scalar(other) => r
-                    .scalar
-                    .push((other.to_string(), parse_units(&q.0).unwrap_or(0))),
+                "cpu" => r.cpu = quantity::milli_value(&q.0).unwrap_or(0),
+                "memory" => r.memory = units(),
+                "ephemeral-storage" => r.ephemeral = units(),
+                "pods" => r.pods = units(),
+                other if is_scalar(other) => r.scalar.push((other.to_string(), units())),
                 _ => {}
             }
         }
@@ -221,56 +221,6 @@ impl Toleration {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Exists,
-    DoesNotExist,
-    Gt(i64),
-    Lt(i64),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Requirement {
-    pub key: String,
-    pub op: Op,
-}
-
-impl Requirement {
-    fn parse(key: &str, operator: &str, values: &[String]) -> Option<Self> {
-        let op = match operator {
-            "In" => Op::In(values.to_vec()),
-            "NotIn" => Op::NotIn(values.to_vec()),
-            "Exists" => Op::Exists,
-            "DoesNotExist" => Op::DoesNotExist,
-            "Gt" => Op::Gt(values.first()?.parse().ok()?),
-            "Lt" => Op::Lt(values.first()?.parse().ok()?),
-            _ => return None,
-        };
-        Some(Requirement {
-            key: key.to_string(),
-            op,
-        })
-    }
-
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
-        match &self.op {
-            Op::In(vs) => value.is_some_and(|v| vs.contains(v)),
-            Op::NotIn(vs) => value.is_none_or(|v| !vs.contains(v)),
-            Op::Exists => value.is_some(),
-            Op::DoesNotExist => value.is_none(),
-            Op::Gt(n) => value
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|v| v > *n),
-            Op::Lt(n) => value
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|v| v < *n),
-        }
-    }
-}
-
 /// A node selector term: all expressions on labels and on fields (`metadata.name`) must hold.
 #[derive(Debug, Clone, Default)]
 pub struct NodeSelectorTerm {
@@ -283,14 +233,20 @@ impl NodeSelectorTerm {
         let parse = |reqs: &Option<Vec<core::NodeSelectorRequirement>>| {
             reqs.iter()
                 .flatten()
-                .filter_map(|r| {
-                    Requirement::parse(&r.key, &r.operator, r.values.as_deref().unwrap_or(&[]))
-                })
-                .collect()
+                .map(|r| Requirement::node(&r.key, &r.operator, r.values.as_deref().unwrap_or(&[])))
+                .collect::<Result<Vec<_>, _>>()
         };
-        NodeSelectorTerm {
-            expressions: parse(&term.match_expressions),
-            fields: parse(&term.match_fields),
+        match (parse(&term.match_expressions), parse(&term.match_fields)) {
+            (Ok(expressions), Ok(fields)) => NodeSelectorTerm {
+                expressions,
+                fields,
+            },
+            // A term with a requirement Kubernetes cannot parse matches no node, as in the
+            // scheduler's node-affinity matching (dropping the requirement would match more).
+            _ => NodeSelectorTerm {
+                expressions: Selector::nothing().requirements,
+                fields: Vec::new(),
+            },
         }
     }
 
@@ -305,34 +261,13 @@ impl NodeSelectorTerm {
     }
 }
 
-/// A pod label selector. `None` in an API object matches nothing; an empty one matches all.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Selector {
-    pub requirements: Vec<Requirement>,
-}
-
-impl Selector {
-    pub fn from_k8s(selector: &LabelSelector) -> Self {
-        let mut requirements: Vec<Requirement> = selector
-            .match_labels
-            .iter()
-            .flatten()
-            .map(|(k, v)| Requirement {
-                key: k.clone(),
-                op: Op::In(vec![v.clone()]),
-            })
-            .collect();
-        requirements.extend(selector.match_expressions.iter().flatten().filter_map(
-            |r: &LabelSelectorRequirement| {
-                Requirement::parse(&r.key, &r.operator, r.values.as_deref().unwrap_or(&[]))
-            },
-        ));
-        Selector { requirements }
-    }
-
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.requirements.iter().all(|r| r.matches(labels))
-    }
+/// A pod label selector as an API object gives it. `None` in the object matches nothing; an
+/// empty one matches all; one Kubernetes would reject matches nothing (the scheduler fails such
+/// a term rather than guessing).
+pub(crate) fn selector(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Selector {
+    Selector::from_k8s(selector).unwrap_or_else(|_| Selector::nothing())
 }
 
 /// A required pod (anti-)affinity term, namespaces resolved.
@@ -347,7 +282,7 @@ pub struct AffinityTerm {
 
 impl AffinityTerm {
     fn from_k8s(term: &core::PodAffinityTerm, namespace: &str) -> Option<Self> {
-        let selector = Selector::from_k8s(term.label_selector.as_ref()?);
+        let selector = selector(term.label_selector.as_ref()?);
         let all_namespaces = term.namespace_selector.as_ref().is_some_and(|s| {
             s.match_labels.as_ref().is_none_or(|m| m.is_empty())
                 && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
@@ -522,14 +457,9 @@ impl Template {
                 selector: c
                     .label_selector
                     .as_ref()
-                    .map(Selector::from_k8s)
+                    .map(selector)
                     // No selector matches no pods: the constraint only counts domains.
-                    .unwrap_or(Selector {
-                        requirements: vec![Requirement {
-                            key: String::new(),
-                            op: Op::In(Vec::new()),
-                        }],
-                    }),
+                    .unwrap_or_else(Selector::nothing),
                 min_domains: c.min_domains.map(i64::from),
                 honor_node_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
                 honor_taints: c.node_taints_policy.as_deref() == Some("Honor"),
@@ -733,6 +663,57 @@ mod tests {
             pod_requests(&spec(serde_json::json!({"containers": [{"name": "a"}]})));
         assert_eq!((r.cpu, r.memory), (0, 0));
         assert_eq!((nz_cpu, nz_mem), (DEFAULT_MILLI_CPU, DEFAULT_MEMORY));
+    }
+
+    // The planner used to drop a requirement it could not read, so the term matched more
+    // nodes than Kubernetes would let it; now such a term matches none.
+    #[test]
+    fn a_node_selector_term_kubernetes_rejects_matches_no_node() {
+        let node = Node::from_k8s(
+            &serde_json::from_value(serde_json::json!({
+                "metadata": { "name": "w1", "labels": { "disk": "ssd", "cores": "8" } }
+            }))
+            .unwrap(),
+        );
+        let term = |expressions: serde_json::Value| {
+            NodeSelectorTerm::from_k8s(
+                &serde_json::from_value(serde_json::json!({ "matchExpressions": expressions }))
+                    .unwrap(),
+            )
+        };
+        assert!(
+            term(serde_json::json!([{"key": "disk", "operator": "In", "values": ["ssd"]}]))
+                .matches(&node)
+        );
+        assert!(
+            term(serde_json::json!([{"key": "cores", "operator": "Gt", "values": ["4"]}]))
+                .matches(&node)
+        );
+        let with_typo = term(serde_json::json!([
+            {"key": "disk", "operator": "In", "values": ["ssd"]},
+            {"key": "zone", "operator": "Equals", "values": ["a"]}
+        ]));
+        assert!(!with_typo.matches(&node));
+        // Gt takes exactly one integer.
+        assert!(!term(
+            serde_json::json!([{"key": "cores", "operator": "Gt", "values": ["4", "5"]}])
+        )
+        .matches(&node));
+    }
+
+    #[test]
+    fn a_label_selector_kubernetes_rejects_selects_nothing() {
+        let parse = |s: serde_json::Value| selector(&serde_json::from_value(s).unwrap());
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        assert!(parse(serde_json::json!({"matchLabels": {"app": "web"}})).matches(&labels));
+        // Gt is for node selectors only; the old model accepted it here.
+        let gt = parse(
+            serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}),
+        );
+        assert_eq!(gt, Selector::nothing());
+        let no_values =
+            parse(serde_json::json!({"matchExpressions": [{"key": "app", "operator": "NotIn"}]}));
+        assert!(!no_values.matches(&labels) && !no_values.matches(&BTreeMap::new()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! claims, volumes, storage classes, disruption budgets and priority classes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -11,12 +12,11 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::api::storage::v1::StorageClass as K8sStorageClass;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kubelab_lint::Document;
+use kubelab_manifests::{quantity, Document};
 use serde::de::DeserializeOwned;
 
 use crate::cluster::{Budget, Claim, Cluster, IntOrPercent, PersistentVolume, Pod, StorageClass};
-use crate::model::{Effect, Node, NodeSelectorTerm, Owner, Selector, Template, Toleration};
-use crate::quantity::parse_units;
+use crate::model::{selector, Effect, Node, NodeSelectorTerm, Owner, Template, Toleration};
 
 /// A pod's priority and whether it may preempt, from its priorityClassName (the admission
 /// plugin copies both into the pod).
@@ -37,18 +37,24 @@ fn resolve_priority(spec: &core::PodSpec, priority_of: &PriorityOf<'_>) -> (i32,
 pub const MAX_PODS: usize = 1_000_000;
 
 /// An object that could not be read, with where it starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
 pub struct LoadError {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// Why the object does not decode as its kind, when that is the problem (shared so the
+    /// error stays cloneable).
+    #[source]
+    pub cause: Option<Arc<serde_json::Error>>,
 }
 
 fn typed<T: DeserializeOwned>(doc: &Document) -> Result<T, LoadError> {
     T::deserialize(&doc.value).map_err(|e| LoadError {
         file: doc.file.clone(),
         line: doc.line,
-        message: format!("{}: {e}", doc.reference()),
+        message: doc.reference(),
+        cause: Some(Arc::new(e)),
     })
 }
 
@@ -120,6 +126,7 @@ pub fn load(cluster: &mut Cluster, documents: &[Document]) -> Vec<LoadError> {
                     "{}: {asked} replicas would take the plan past {MAX_PODS} pods; plan a smaller slice of the cluster",
                     doc.reference()
                 ),
+                cause: None,
             });
             break;
         }
@@ -236,7 +243,7 @@ fn add_volume(cluster: &mut Cluster, pv: core::PersistentVolume) {
             .capacity
             .as_ref()
             .and_then(|c| c.get("storage"))
-            .and_then(|q| parse_units(&q.0))
+            .and_then(|q| quantity::value(&q.0))
             .unwrap_or(0),
         access_modes: spec.access_modes.unwrap_or_default(),
         node_affinity: spec.node_affinity.and_then(|a| a.required).map(|s| {
@@ -269,10 +276,10 @@ fn claim_from(
         request: spec
             .resources
             .and_then(|r| r.requests)
-            .and_then(|r| r.get("storage").and_then(|q| parse_units(&q.0)))
+            .and_then(|r| r.get("storage").and_then(|q| quantity::value(&q.0)))
             .unwrap_or(0),
         access_modes: spec.access_modes.unwrap_or_default(),
-        selector: spec.selector.as_ref().map(Selector::from_k8s),
+        selector: spec.selector.as_ref().map(selector),
     }
 }
 
@@ -287,11 +294,7 @@ fn add_budget(cluster: &mut Cluster, doc: &Document, pdb: PodDisruptionBudget) {
     cluster.budgets.push(Budget {
         namespace: doc.namespace().to_string(),
         name: doc.name().to_string(),
-        selector: spec
-            .selector
-            .as_ref()
-            .map(Selector::from_k8s)
-            .unwrap_or_default(),
+        selector: spec.selector.as_ref().map(selector).unwrap_or_default(),
         min_available: convert(spec.min_available),
         max_unavailable: convert(spec.max_unavailable),
     });
@@ -500,5 +503,29 @@ fn add_daemon_set(cluster: &mut Cluster, ns: &str, d: DaemonSet, priority_of: &P
     for node in targets {
         let pod_name = format!("{name}-{}", cluster.nodes[node].name);
         push_pod(cluster, t, pod_name, Some(node));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_that_does_not_decode_keeps_the_decoders_error_as_its_cause() {
+        let doc = Document {
+            file: "apps.yaml".into(),
+            line: 7,
+            value: serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "web" },
+                "spec": { "replicas": "three", "selector": {}, "template": {} }
+            }),
+        };
+        let errors = load(&mut Cluster::default(), &[doc]);
+        let [error] = errors.as_slice() else {
+            panic!("one error expected: {errors:?}")
+        };
+        assert_eq!(error.to_string(), "apps.yaml:7: Deployment/web");
+        let cause = std::error::Error::source(error).expect("the decoder's error");
+        assert!(cause.to_string().contains("invalid type"), "{cause}");
     }
 }

@@ -5,18 +5,36 @@ use kubelab_plan::drill;
 use kubelab_plan::lab::{cluster_from_lab, LabOptions};
 use kubelab_plan::{report, schedule, workloads, Cluster, Options, Outcome};
 
+/// The storage objects `kubelab render` writes for `lab`, read back as the CLI reads them.
+fn rendered_storage(lab: &kubelab_spec::Lab) -> Vec<kubelab_manifests::Document> {
+    let mut tree = kubelab_render::Tree::default();
+    kubelab_render::storage::render(lab, &mut tree);
+    let mut documents = Vec::new();
+    for (path, file) in &tree.files {
+        assert!(
+            kubelab_manifests::read(path, &file.contents, &mut |d| documents.push(d)).is_empty()
+        );
+    }
+    assert!(
+        documents.iter().any(|d| d.kind() == "StorageClass"),
+        "the example lab has storage classes to plan with"
+    );
+    documents
+}
+
 fn example(options: LabOptions) -> (Cluster, Outcome) {
     let lab = kubelab_spec::check_bytes("lab.yaml", kubelab_spec::examples::HOMELAB.as_bytes())
         .lab
         .expect("the example lab is valid");
-    let mut cluster = cluster_from_lab(&lab, options).expect("the lab converts");
+    let mut cluster =
+        cluster_from_lab(&lab, &rendered_storage(&lab), options).expect("the lab converts");
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/workloads/homelab.yaml"
     );
     let text = std::fs::read_to_string(path).expect("sample workloads");
     let mut documents = Vec::new();
-    assert!(kubelab_lint::input::read(path, &text, &mut |d| documents.push(d)).is_empty());
+    assert!(kubelab_manifests::read(path, &text, &mut |d| documents.push(d)).is_empty());
     assert!(workloads::load(&mut cluster, &documents).is_empty());
     let outcome = schedule(&cluster, Options::default());
     (cluster, outcome)
@@ -216,13 +234,14 @@ fn the_seeds_storage_pitfalls() {
     let lab = kubelab_spec::check_bytes("lab.yaml", kubelab_spec::examples::HOMELAB.as_bytes())
         .lab
         .unwrap();
-    let mut cluster = cluster_from_lab(&lab, LabOptions::default()).unwrap();
+    let mut cluster =
+        cluster_from_lab(&lab, &rendered_storage(&lab), LabOptions::default()).unwrap();
     let yaml = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: fast, namespace: app}\nspec: {storageClassName: fast-ssd, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\n\
         apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: local, namespace: app}\nspec: {storageClassName: local-path, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n---\n\
         apiVersion: v1\nkind: Pod\nmetadata: {name: no-class, namespace: app}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: fast}}]\n---\n\
         apiVersion: v1\nkind: Pod\nmetadata: {name: local-on-control-plane, namespace: app}\nspec:\n  nodeSelector: {kubernetes.io/hostname: master-01}\n  tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]\n  containers: [{name: c, image: x}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: local}}]\n";
     let mut documents = Vec::new();
-    assert!(kubelab_lint::input::read("s.yaml", yaml, &mut |d| documents.push(d)).is_empty());
+    assert!(kubelab_manifests::read("s.yaml", yaml, &mut |d| documents.push(d)).is_empty());
     assert!(workloads::load(&mut cluster, &documents).is_empty());
     let o = schedule(&cluster, Options::default());
     let message = |name: &str| o.failures[&pod(&cluster, name)].message.clone();

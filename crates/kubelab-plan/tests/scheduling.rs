@@ -348,7 +348,7 @@ fn preemption_policy_never_waits_instead() {
 fn absurd_replica_counts_are_an_error_not_an_allocation() {
     let mut documents = Vec::new();
     let yaml = pods("web", 2_000_000_000, "1m", "1Mi", "");
-    assert!(kubelab_lint::input::read("t.yaml", &yaml, &mut |d| documents.push(d)).is_empty());
+    assert!(kubelab_manifests::read("t.yaml", &yaml, &mut |d| documents.push(d)).is_empty());
     let mut cluster = Cluster::default();
     let errors = workloads::load(&mut cluster, &documents);
     assert_eq!(errors.len(), 1);

@@ -14,6 +14,7 @@ pub mod damage;
 pub mod diagnostic;
 pub mod examples;
 pub mod generate;
+pub mod labels;
 pub mod model;
 pub mod quantity;
 pub mod reference;

@@ -18,7 +18,9 @@ use crate::proto::cluster::{ClusterInfo, HealthCheckRequest};
 use crate::proto::common::Metadata;
 use crate::proto::machine::apply_configuration_request::Mode;
 use crate::proto::machine::machine_service_client::MachineServiceClient;
-use crate::proto::machine::{ApplyConfigurationRequest, BootstrapRequest, ResetRequest};
+use crate::proto::machine::{
+    ApplyConfigurationRequest, BootstrapRequest, EtcdMemberListRequest, ResetRequest,
+};
 use crate::proto::storage::storage_service_client::StorageServiceClient;
 use crate::tls::{client_config, Credentials, Fingerprint, Seen};
 use crate::MAX_MESSAGE_SIZE;
@@ -60,6 +62,27 @@ pub struct Disk {
     pub model: String,
     pub kind: &'static str,
     pub system_disk: bool,
+}
+
+/// What a reset wipes (Talos's `ResetRequest.WipeMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WipeMode {
+    /// The system disk and the user disks.
+    #[default]
+    All,
+    /// Only the system disk: user volumes on other disks survive.
+    SystemDisk,
+    /// Only the user disks.
+    UserDisks,
+}
+
+/// One etcd member as a control plane lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdMember {
+    pub id: u64,
+    pub hostname: String,
+    pub peer_urls: Vec<String>,
+    pub is_learner: bool,
 }
 
 /// One line of Talos's server-side health check.
@@ -320,11 +343,44 @@ impl Client {
         Ok(())
     }
 
-    /// Resets the node (graceful: cordon, drain, leave etcd) and reboots it into maintenance.
-    pub async fn reset(&self, node: Option<&str>, graceful: bool) -> Result<String> {
+    /// The etcd members a control plane knows (fails on a node whose etcd does not run).
+    pub async fn etcd_members(&self, node: Option<&str>) -> Result<Vec<EtcdMember>> {
+        let reply = self
+            .machine()
+            .etcd_member_list(self.request(node, EtcdMemberListRequest { query_local: false })?)
+            .await
+            .map_err(self.status(node))?
+            .into_inner();
+        let mut members = Vec::new();
+        for message in reply.messages {
+            self.check_metadata(node, message.metadata.as_ref())?;
+            members.extend(message.members.into_iter().map(|m| EtcdMember {
+                id: m.id,
+                hostname: m.hostname,
+                peer_urls: m.peer_urls,
+                is_learner: m.is_learner,
+            }));
+        }
+        Ok(members)
+    }
+
+    /// Resets the node (graceful: cordon, drain, leave etcd), wiping what `wipe` says, and
+    /// reboots it into maintenance mode. Returns the actor ID Talos tracks the reset by.
+    pub async fn reset(
+        &self,
+        node: Option<&str>,
+        graceful: bool,
+        wipe: WipeMode,
+    ) -> Result<String> {
+        use crate::proto::machine::reset_request::WipeMode as Wire;
         let request = ResetRequest {
             graceful,
             reboot: true,
+            mode: match wipe {
+                WipeMode::All => Wire::All,
+                WipeMode::SystemDisk => Wire::SystemDisk,
+                WipeMode::UserDisks => Wire::UserDisks,
+            } as i32,
             ..ResetRequest::default()
         };
         let reply = self

@@ -18,6 +18,13 @@ pub enum Error {
         #[source]
         source: tonic::transport::Error,
     },
+    /// The endpoint did not complete a TLS handshake (down, rebooting, or not Talos).
+    #[error("{endpoint} does not answer")]
+    Unreachable {
+        endpoint: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     /// The node answered with a gRPC error (its code says what kind: Talos's codes matter).
     #[error("{node}: {}: {}", .status.code(), .status.message())]
     Status {

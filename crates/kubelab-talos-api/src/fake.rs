@@ -14,8 +14,11 @@
 //!   workers; `HealthCheck` streams progress and fails before bootstrap; `Kubeconfig` is a
 //!   tar.gz holding `kubeconfig`; `Reset` returns the node to maintenance mode. The `node`
 //!   metadata routes a call to another fake node, as apid proxies it.
-//! - **Faults:** a node can be told to fail its next calls with a code, or never to come back
-//!   from an install.
+//! - **Faults:** a node can be told to fail its next calls with a code, to hang its next calls
+//!   (the client's deadline must fire), to break its health-check stream with `Unavailable`
+//!   after the first line, to take a config and stay in maintenance mode, or never to come
+//!   back from an install. A node can also start already installed, from any CA (a cluster
+//!   built with other secrets).
 
 mod etcd;
 
@@ -42,8 +45,9 @@ use crate::proto::common::Data;
 use crate::proto::machine::machine_service_server::{MachineService, MachineServiceServer};
 use crate::proto::machine::{
     ApplyConfiguration, ApplyConfigurationRequest, ApplyConfigurationResponse, Bootstrap,
-    BootstrapRequest, BootstrapResponse, PlatformInfo, Reset, ResetRequest, ResetResponse, Version,
-    VersionInfo, VersionResponse,
+    BootstrapRequest, BootstrapResponse, EtcdMember, EtcdMemberListRequest, EtcdMemberListResponse,
+    EtcdMembers, PlatformInfo, Reset, ResetRequest, ResetResponse, Version, VersionInfo,
+    VersionResponse,
 };
 use crate::proto::storage::storage_service_server::{StorageService, StorageServiceServer};
 use crate::proto::storage::{Disk, Disks, DisksResponse};
@@ -85,9 +89,19 @@ struct NodeState {
     config: Option<Vec<u8>>,
     /// Calls to fail next, with this code, before answering normally again.
     failures: Vec<tonic::Code>,
+    /// Calls of one RPC (by its method name) to fail next, with this code.
+    rpc_failures: Vec<(String, tonic::Code)>,
     /// The node never comes back from installing.
     stuck_installing: bool,
+    /// The node takes a config but stays in maintenance mode.
+    stays_in_maintenance: bool,
+    /// Calls to leave unanswered next (the client's deadline must end them).
+    hangs: usize,
+    /// Health-check streams to break with `Unavailable` after their first line.
+    broken_health_streams: usize,
     applies: usize,
+    /// Every reset received: (graceful, wipe mode as on the wire).
+    resets: Vec<(bool, i32)>,
 }
 
 struct Shared {
@@ -96,6 +110,8 @@ struct Shared {
     install_time: Duration,
     nodes: Mutex<BTreeMap<String, NodeState>>,
     bootstrapped: Mutex<bool>,
+    /// What the Kubeconfig RPC hands out instead of its made-up one (e.g. a real apiserver's).
+    kubeconfig: Mutex<Option<Vec<u8>>>,
     /// etcd's data, recovery uploads and faults (see the `etcd` module).
     etcd: Mutex<etcd::EtcdState>,
     /// One signal per node: its server restarts (dropping connections) when it changes.
@@ -130,8 +146,13 @@ impl FakeCluster {
                     stage: Stage::Maintenance,
                     config: None,
                     failures: Vec::new(),
+                    rpc_failures: Vec::new(),
                     stuck_installing: false,
+                    stays_in_maintenance: false,
+                    hangs: 0,
+                    broken_health_streams: 0,
                     applies: 0,
+                    resets: Vec::new(),
                 },
             );
         }
@@ -142,6 +163,7 @@ impl FakeCluster {
                 install_time,
                 nodes: Mutex::new(states),
                 bootstrapped: Mutex::new(false),
+                kubeconfig: Mutex::new(None),
                 etcd: Mutex::default(),
                 restarts,
             }),
@@ -192,11 +214,90 @@ impl FakeCluster {
         }
     }
 
+    /// The node's next `count` calls of `rpc` (a method name such as `Bootstrap`) fail with
+    /// `code`; other calls answer normally.
+    pub fn fail_next_rpc(&self, node: &str, rpc: &str, code: tonic::Code, count: usize) {
+        self.modify(node, |n| {
+            n.rpc_failures
+                .extend(std::iter::repeat_n((rpc.to_string(), code), count))
+        });
+    }
+
+    /// Changes the config a running node holds, as a hand edit on the node would (drift).
+    pub fn edit_config(&self, node: &str, edit: impl FnOnce(&[u8]) -> Vec<u8>) {
+        self.modify(node, |n| {
+            if let Some(config) = &n.config {
+                n.config = Some(edit(config));
+            }
+        });
+    }
+
+    /// The node loses power: unreachable, and it stays so (its config and etcd membership
+    /// are kept, as on a real machine).
+    pub fn power_off(&self, node: &str) {
+        self.modify(node, |n| n.stuck_installing = true);
+        self.set_stage(node, Stage::Installing);
+    }
+
     /// The node will not come back from its next install.
     pub fn never_finish_install(&self, node: &str) {
+        self.modify(node, |n| n.stuck_installing = true);
+    }
+
+    /// The node accepts configs but never leaves maintenance mode (as a node whose install
+    /// keeps failing and that boots back into maintenance does).
+    pub fn stay_in_maintenance(&self, node: &str) {
+        self.modify(node, |n| n.stays_in_maintenance = true);
+    }
+
+    /// The node's next `count` calls get no answer at all.
+    pub fn hang_next(&self, node: &str, count: usize) {
+        self.modify(node, |n| n.hangs += count);
+    }
+
+    /// The node's next `count` health-check streams break with `Unavailable` mid-stream.
+    pub fn break_health_streams(&self, node: &str, count: usize) {
+        self.modify(node, |n| n.broken_health_streams += count);
+    }
+
+    /// The resets a node received: (graceful, wipe mode as on the wire: 0 all, 1 system disk,
+    /// 2 user disks).
+    pub fn resets(&self, node: &str) -> Vec<(bool, i32)> {
+        self.shared
+            .nodes
+            .lock()
+            .ok()
+            .and_then(|n| n.get(node).map(|s| s.resets.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Puts a node straight into the running stage with `config`, as if installed earlier
+    /// (by this cluster's CA, which may differ from the one a test's client trusts). With
+    /// `bootstrapped`, etcd counts as bootstrapped too.
+    pub fn install_now(&self, node: &str, config: Vec<u8>, bootstrapped: bool) {
+        self.modify(node, |n| {
+            n.config = Some(config);
+            n.stage = Stage::Running;
+        });
+        if bootstrapped {
+            if let Ok(mut b) = self.shared.bootstrapped.lock() {
+                *b = true;
+            }
+        }
+        self.restart(node);
+    }
+
+    /// Makes the Kubeconfig RPC hand out `kubeconfig` (e.g. one for a real test apiserver).
+    pub fn serve_kubeconfig(&self, kubeconfig: Vec<u8>) {
+        if let Ok(mut k) = self.shared.kubeconfig.lock() {
+            *k = Some(kubeconfig);
+        }
+    }
+
+    fn modify(&self, node: &str, f: impl FnOnce(&mut NodeState)) {
         if let Ok(mut nodes) = self.shared.nodes.lock() {
             if let Some(n) = nodes.get_mut(node) {
-                n.stuck_installing = true;
+                f(n);
             }
         }
     }
@@ -216,13 +317,20 @@ impl FakeCluster {
             cluster.set_stage(&node, stage.clone());
             if stage == Stage::Installing {
                 tokio::time::sleep(cluster.shared.install_time).await;
-                let stuck = cluster
+                let (stuck, back_to_maintenance) = cluster
                     .shared
                     .nodes
                     .lock()
-                    .map(|n| n.get(&node).is_some_and(|s| s.stuck_installing))
-                    .unwrap_or(false);
-                if !stuck {
+                    .map(|n| {
+                        n.get(&node).map_or((false, false), |s| {
+                            (s.stuck_installing, s.stays_in_maintenance)
+                        })
+                    })
+                    .unwrap_or((false, false));
+                if back_to_maintenance {
+                    cluster.modify(&node, |n| n.config = None);
+                    cluster.set_stage(&node, Stage::Maintenance);
+                } else if !stuck {
                     cluster.set_stage(&node, Stage::Running);
                 }
             }
@@ -525,6 +633,32 @@ impl FakeService {
         }
     }
 
+    /// Fails the call when an injected fault waits for this RPC on the target.
+    fn rpc_fault(&self, target: &str, rpc: &str) -> Result<(), Status> {
+        let fault = self.with_node(target, |state| {
+            let at = state.rpc_failures.iter().position(|(r, _)| r == rpc)?;
+            Some(state.rpc_failures.remove(at).1)
+        })?;
+        match fault {
+            Some(code) => Err(Status::new(code, format!("injected {rpc} fault"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Leaves the call unanswered when the target is told to hang (the caller has checked
+    /// admission first).
+    async fn maybe_hang(&self, target: &str) -> Result<(), Status> {
+        let hang = self.with_node(target, |state| {
+            let hang = state.hangs > 0;
+            state.hangs = state.hangs.saturating_sub(1);
+            hang
+        })?;
+        if hang {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Ok(())
+    }
+
     fn nodes(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, NodeState>>, Status> {
         self.cluster
             .shared
@@ -577,6 +711,8 @@ impl MachineService for FakeService {
         request: Request<ApplyConfigurationRequest>,
     ) -> Result<Response<ApplyConfigurationResponse>, Status> {
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "ApplyConfiguration")?;
         let request = request.into_inner();
         let (stage, version, running) = self.with_node(&node, |n| {
             (
@@ -625,6 +761,8 @@ impl MachineService for FakeService {
         request: Request<BootstrapRequest>,
     ) -> Result<Response<BootstrapResponse>, Status> {
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "Bootstrap")?;
         if request.get_ref().recover_etcd {
             return self.fake_bootstrap_recover(&node, request.get_ref());
         }
@@ -653,6 +791,40 @@ impl MachineService for FakeService {
         }))
     }
 
+    async fn etcd_member_list(
+        &self,
+        request: Request<EtcdMemberListRequest>,
+    ) -> Result<Response<EtcdMemberListResponse>, Status> {
+        let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "EtcdMemberList")?;
+        let controlplane = self.with_node(&node, |n| n.spec.controlplane)?;
+        if !controlplane || !self.cluster.is_bootstrapped() {
+            return Err(Status::failed_precondition(
+                "etcd is not running on this node",
+            ));
+        }
+        let members = self
+            .nodes()?
+            .values()
+            .filter(|n| n.spec.controlplane && n.config.is_some())
+            .enumerate()
+            .map(|(i, n)| EtcdMember {
+                id: i as u64 + 1,
+                hostname: n.spec.name.clone(),
+                peer_urls: vec![format!("https://{}:2380", n.spec.ip)],
+                client_urls: vec![format!("https://{}:2379", n.spec.ip)],
+                is_learner: false,
+            })
+            .collect();
+        Ok(Response::new(EtcdMemberListResponse {
+            messages: vec![EtcdMembers {
+                metadata: None,
+                members,
+            }],
+        }))
+    }
+
     type KubeconfigStream = Stream<Data>;
 
     async fn kubeconfig(
@@ -660,16 +832,25 @@ impl MachineService for FakeService {
         request: Request<()>,
     ) -> Result<Response<Self::KubeconfigStream>, Status> {
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "Kubeconfig")?;
         if !self.cluster.is_bootstrapped() {
             return Err(Status::failed_precondition(
                 "the cluster is not bootstrapped",
             ));
         }
         let ip = self.with_node(&node, |n| n.spec.ip)?;
-        let kubeconfig = format!(
+        let served = self
+            .cluster
+            .shared
+            .kubeconfig
+            .lock()
+            .map_err(|_| Status::internal("lock"))?
+            .clone();
+        let kubeconfig = served.unwrap_or_else(|| format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: https://{ip}:6443\ncontexts:\n- name: admin@fake\n  context: {{cluster: fake, user: admin@fake}}\ncurrent-context: admin@fake\nusers:\n- name: admin@fake\n  user: {{}}\n"
-        );
-        let archive = tar_gz("kubeconfig", kubeconfig.as_bytes()).map_err(Status::internal)?;
+        ).into_bytes());
+        let archive = tar_gz("kubeconfig", &kubeconfig).map_err(Status::internal)?;
         // Two chunks, as a stream of Data messages.
         let (a, b) = archive.split_at(archive.len() / 2);
         let chunks = vec![
@@ -690,10 +871,26 @@ impl MachineService for FakeService {
         request: Request<ResetRequest>,
     ) -> Result<Response<ResetResponse>, Status> {
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "Reset")?;
         if let Some(reply) = self.fake_reset_volumes(&node, request.get_ref())? {
             return Ok(Response::new(reply));
         }
-        self.with_node(&node, |n| n.config = None)?;
+        let request = request.into_inner();
+        self.with_node(&node, |n| {
+            n.config = None;
+            n.resets.push((request.graceful, request.mode));
+        })?;
+        // With the last control plane wiped, etcd's data is gone: the next cluster bootstraps anew.
+        let any_control_plane_left = self
+            .nodes()?
+            .values()
+            .any(|n| n.spec.controlplane && n.config.is_some());
+        if !any_control_plane_left {
+            if let Ok(mut b) = self.cluster.shared.bootstrapped.lock() {
+                *b = false;
+            }
+        }
         self.cluster.transition(node.clone(), Stage::Maintenance);
         Ok(Response::new(ResetResponse {
             messages: vec![Reset {
@@ -705,6 +902,7 @@ impl MachineService for FakeService {
 
     async fn version(&self, request: Request<()>) -> Result<Response<VersionResponse>, Status> {
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
         let (spec, stage) = self.with_node(&node, |n| (n.spec.clone(), n.stage.clone()))?;
         Ok(Response::new(VersionResponse {
             messages: vec![Version {
@@ -759,9 +957,31 @@ impl ClusterService for FakeService {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Self::HealthCheckStream>, Status> {
-        self.admit(&request)?;
+        let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "HealthCheck")?;
+        let broken = self.with_node(&node, |n| {
+            let broken = n.broken_health_streams > 0;
+            n.broken_health_streams = n.broken_health_streams.saturating_sub(1);
+            broken
+        })?;
         let info = request.into_inner().cluster_info.unwrap_or_default();
         let bootstrapped = self.cluster.is_bootstrapped();
+        // Nodes the check was told about that are not up (Talos waits for them, then gives up).
+        let missing: Vec<String> = {
+            let nodes = self.nodes()?;
+            info.control_plane_nodes
+                .iter()
+                .chain(&info.worker_nodes)
+                .filter(|wanted| {
+                    !nodes.values().any(|n| {
+                        (n.spec.ip.to_string() == **wanted || n.spec.name == **wanted)
+                            && n.stage == Stage::Running
+                    })
+                })
+                .cloned()
+                .collect()
+        };
         let progress = |m: &str| {
             Ok(HealthCheckProgress {
                 metadata: None,
@@ -769,7 +989,16 @@ impl ClusterService for FakeService {
             })
         };
         let mut lines = vec![progress("waiting for etcd to be healthy: ...")];
-        if bootstrapped {
+        if broken {
+            lines.push(Err(Status::unavailable(
+                "error reading from server: connection reset",
+            )));
+        } else if !missing.is_empty() {
+            lines.push(Err(Status::deadline_exceeded(format!(
+                "waiting for nodes to report: missing {}",
+                missing.join(", ")
+            ))));
+        } else if bootstrapped {
             lines.push(progress("waiting for etcd to be healthy: OK"));
             lines.push(progress(&format!(
                 "waiting for all control plane components to be ready: OK ({} control planes, {} workers)",
@@ -790,6 +1019,7 @@ impl StorageService for FakeService {
     async fn disks(&self, request: Request<()>) -> Result<Response<DisksResponse>, Status> {
         use crate::proto::storage::disk::DiskType;
         let node = self.admit(&request)?;
+        self.maybe_hang(&node).await?;
         let spec = self.with_node(&node, |n| n.spec.clone())?;
         let disks = spec
             .disks

@@ -12,6 +12,7 @@
 
 mod client;
 mod error;
+mod probe;
 mod talosconfig;
 mod tls;
 
@@ -35,10 +36,15 @@ pub mod proto {
 }
 
 pub use client::etcd::{EtcdMemberStatus, EtcdSnapshotStream};
-pub use client::{ApplyMode, ApplyOutcome, Client, Disk, HealthProgress, NodeVersion};
+pub use client::{
+    ApplyMode, ApplyOutcome, Client, Disk, EtcdMember, HealthProgress, NodeVersion, WipeMode,
+};
 pub use error::{Error, Result};
+pub use probe::{probe, Answer};
 pub use talosconfig::{Context, Talosconfig};
-pub use tls::{spki_fingerprint, Credentials, Fingerprint};
+pub use tls::{client_certificate_expiry, spki_fingerprint, Credentials, Fingerprint};
+/// The gRPC codes Talos answers with (its error semantics live in them).
+pub use tonic::Code;
 
 /// The port apid listens on, in maintenance mode too.
 pub const APID_PORT: u16 = 50000;

@@ -67,6 +67,18 @@ pub fn spki_fingerprint(cert_der: &[u8]) -> Result<Fingerprint> {
     Ok(Fingerprint(Sha256::digest(cert.public_key().raw).into()))
 }
 
+/// When the first certificate of a PEM chain stops being valid (Unix seconds), so a client can
+/// say its certificate expired instead of failing a handshake with a vaguer error.
+pub fn client_certificate_expiry(crt_pem: &[u8]) -> Result<i64> {
+    let der = CertificateDer::pem_slice_iter(crt_pem)
+        .next()
+        .ok_or_else(|| Error::Tls("the client certificate PEM holds no certificate".to_string()))?
+        .map_err(|e| Error::Tls(format!("the client certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| Error::Tls(format!("the client certificate does not parse: {e}")))?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
 /// Who the client is and how it trusts the node.
 #[derive(Clone)]
 pub enum Credentials {

@@ -325,7 +325,11 @@ async fn faults_and_reset() {
     let err = master.version(None).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable));
     assert!(master.version(None).await.is_ok(), "the fault is spent");
-    master.reset(None, true).await.unwrap();
+    master
+        .reset(None, true, kubelab_talos_api::WipeMode::SystemDisk)
+        .await
+        .unwrap();
+    assert_eq!(cluster.resets("master-01"), vec![(true, 1)]);
     for _ in 0..100 {
         if cluster.stage("master-01") == Some(Stage::Maintenance) {
             break;
@@ -363,6 +367,99 @@ fn issue_client(roles: &[&str]) -> Credentials {
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, *role);
     }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    Credentials::Admin {
+        ca_pem: ca.cert_pem.into_bytes(),
+        crt_pem: cert.pem().into_bytes(),
+        key_pem: key.serialize_pem().into_bytes(),
+    }
+}
+
+#[tokio::test]
+async fn probe_tells_maintenance_ours_and_foreign_apart() {
+    use kubelab_talos_api::{probe, Answer};
+    let cluster = cluster(7).await;
+    let ca_pem = ca().cert_pem.into_bytes();
+    let endpoint = cluster.endpoint("master-01").unwrap();
+    let wait = Duration::from_secs(2);
+    let Answer::Maintenance { fingerprint } = probe(endpoint, &ca_pem, wait).await.unwrap() else {
+        panic!("a fresh node is in maintenance mode");
+    };
+    let client = maintenance(&cluster, "master-01").await;
+    client.version(None).await.unwrap();
+    assert_eq!(client.seen_fingerprint(), Some(fingerprint));
+    install(&cluster, "master-01").await;
+    assert_eq!(
+        probe(endpoint, &ca_pem, wait).await.unwrap(),
+        Answer::Configured
+    );
+    // Judged against another cluster's CA, the same node is foreign.
+    let other =
+        SecretsBundle::generate(time::OffsetDateTime::now_utc(), time::Duration::days(1)).unwrap();
+    let other_ca = other.certs.os.crt_pem().unwrap().into_bytes();
+    assert!(matches!(
+        probe(endpoint, &other_ca, wait).await.unwrap(),
+        Answer::ForeignCa { .. }
+    ));
+    // Installing: no handshake.
+    cluster.power_off("master-01");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = probe(endpoint, &ca_pem, wait).await.unwrap_err();
+    assert!(
+        matches!(err, kubelab_talos_api::Error::Unreachable { .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_client_certificate_is_refused_and_recognised() {
+    let cluster = cluster(8).await;
+    install(&cluster, "master-01").await;
+    let expired = issue_client_valid(&["os:admin"], -2);
+    let Credentials::Admin { crt_pem, .. } = &expired else {
+        unreachable!()
+    };
+    let not_after = kubelab_talos_api::client_certificate_expiry(crt_pem).unwrap();
+    assert!(not_after < time::OffsetDateTime::now_utc().unix_timestamp());
+    let refused = first_call_error(cluster.endpoint("master-01").unwrap(), &expired).await;
+    assert!(
+        refused.is_some(),
+        "apid refuses an expired client certificate"
+    );
+}
+
+#[tokio::test]
+async fn etcd_members_are_the_configured_control_planes() {
+    let cluster = cluster(9).await;
+    let master = install(&cluster, "master-01").await;
+    let err = master.etcd_members(None).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::FailedPrecondition), "{err}");
+    master.bootstrap(None).await.unwrap();
+    install(&cluster, "master-02").await;
+    let members = master.etcd_members(None).await.unwrap();
+    let names: Vec<&str> = members.iter().map(|m| m.hostname.as_str()).collect();
+    assert_eq!(names, ["master-01", "master-02"]);
+    assert_eq!(members[1].peer_urls, ["https://127.0.9.12:2380"]);
+}
+
+/// A client certificate from the cluster's Talos CA that stops being valid `days` from now.
+fn issue_client_valid(roles: &[&str], days: i64) -> Credentials {
+    let ca = ca();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&ca.key_pem.replace("ED25519 PRIVATE KEY", "PRIVATE KEY"))
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    for role in roles {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, *role);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(30);
+    params.not_after = now + time::Duration::days(days);
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let cert = params.signed_by(&key, &issuer).unwrap();
     Credentials::Admin {

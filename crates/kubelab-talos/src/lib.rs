@@ -24,10 +24,8 @@ pub use installer::Schematic;
 
 /// Namespace whose pods may take the `os:etcd:backup` role through the Talos API.
 pub const BACKUP_NAMESPACE: &str = "kubelab-backup";
-/// Node label that selects the BGP speakers (Cilium's BGP cluster config matches it).
-pub const BGP_SPEAKER_LABEL: &str = "kubelab.dev/bgp";
-/// Node label kubelab puts on nodes that offer local-path storage.
-pub const LOCAL_STORAGE_LABEL: &str = "kubelab.dev/local-storage";
+/// The node labels kubelab writes are facts of the lab model (the planner reads them too).
+pub use kubelab_spec::labels::{BGP_SPEAKER_LABEL, LOCAL_STORAGE_LABEL};
 /// KubePrism: the node-local, load-balanced API endpoint Cilium talks to.
 pub const KUBEPRISM_PORT: u16 = 7445;
 /// The name kubelab gives the node's NIC when lab.yaml identifies it by MAC address.

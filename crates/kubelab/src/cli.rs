@@ -42,6 +42,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Draw the lab's topology: router, BGP sessions, subnet, nodes, pools, NAS.
     Diagram(DiagramArgs),
+    /// Build the cluster on the lab's machines through the Talos API (rerun to continue).
+    Up(UpArgs),
+    /// Reset the cluster's nodes back to Talos maintenance mode (or one node with --node).
+    Down(DownArgs),
+    /// Compare each node's running Talos config with the rendered one (exit 1 on drift).
+    Diff(DiffArgs),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -148,6 +154,79 @@ pub struct RenderArgs {
     /// Show what would change in the output directory; write nothing.
     #[arg(long)]
     pub diff: bool,
+}
+
+/// How the live commands reach the nodes.
+#[derive(Args, Clone)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// A node's maintenance-mode certificate fingerprint, as its console shows it
+    /// (SHA-256 of the key, hex or base64); without one the first key seen is trusted.
+    /// Repeatable.
+    #[arg(long, value_name = "NODE=FINGERPRINT")]
+    pub pin: Vec<String>,
+    /// Output: progress lines, or one JSON object per event.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Seconds between two looks at a node that is not there yet (tests shorten it).
+    #[arg(long, hide = true, default_value_t = 2.0)]
+    pub poll_seconds: f64,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Where to write the admin kubeconfig Talos mints (mode 0600)
+    /// [default: ~/.config/kubelab/<cluster>.kubeconfig].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Stop once Talos is healthy: do not wait for Cilium, nodes Ready and BGP.
+    #[arg(long)]
+    pub talos_only: bool,
+}
+
+#[derive(Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Remove only this node (a control plane only while etcd keeps its quorum); delete it
+    /// from lab.yaml afterwards.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// What the reset wipes.
+    #[arg(long, value_enum, default_value_t = Wipe::All)]
+    pub wipe: Wipe,
+    /// Do not ask: the cluster name is not typed in.
+    #[arg(long)]
+    pub yes: bool,
+    /// Show what would be reset; reset nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The admin kubeconfig `kubelab up` wrote (finds a worker lab.yaml no longer lists, and
+    /// deletes a removed node's Node object) [default: ~/.config/kubelab/<cluster>.kubeconfig].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Wipe {
+    /// The system disk and the user disks.
+    All,
+    /// Only the system disk (user volumes on other disks survive).
+    SystemDisk,
+    /// Only the user disks.
+    UserDisks,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Compare with the running nodes (required: the rendered tree's diff is `kubelab render --diff`).
+    #[arg(long = "live", id = "compare_live")]
+    pub compare_live: bool,
 }
 
 #[derive(Subcommand)]

@@ -62,6 +62,20 @@ impl Style {
     }
 }
 
+/// A library error and its causes on one line, each printed once: `cannot read x: No such
+/// file or directory`. Library errors keep their causes as sources instead of copying them
+/// into their own message, so this is where they are joined.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
 /// Plural-aware count: `1 error`, `2 errors`.
 pub fn count(n: usize, singular: &str) -> String {
     if n == 1 {

@@ -140,6 +140,12 @@ impl Workspace {
     }
 }
 
+/// `$XDG_CONFIG_HOME/kubelab/<cluster>.kubeconfig`, or under `~/.config`: where `kubelab up`
+/// puts the admin kubeconfig, outside the repository for the same reason as the identity.
+pub fn default_kubeconfig(cluster: &str) -> Result<PathBuf, String> {
+    default_identity(cluster).map(|p| p.with_extension("kubeconfig"))
+}
+
 /// `$XDG_CONFIG_HOME/kubelab/<cluster>.agekey`, or under `~/.config`: outside the repository,
 /// so committing the lab never commits the key.
 fn default_identity(cluster: &str) -> Result<PathBuf, String> {

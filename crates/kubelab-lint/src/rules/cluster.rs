@@ -4,16 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kubelab_manifests::{Document, Requirement, Selector};
 use serde_json::Value;
 
 use super::{info, Finding};
-use crate::input::Document;
 
 /// What the lab contributes when `--lab` is given.
 #[derive(Debug, Clone, Default)]
 pub struct LabFacts {
     /// Pool selectors from lab.yaml (`None` = serves every Service).
-    pub pool_selectors: Vec<Option<Value>>,
+    pub pool_selectors: Vec<Option<Selector>>,
     pub storage_classes: BTreeSet<String>,
     /// Architectures of nodes that run workloads.
     pub schedulable_arches: Option<BTreeSet<String>>,
@@ -42,11 +42,7 @@ impl LabFacts {
                 .load_balancer
                 .pools
                 .iter()
-                .map(|p| {
-                    p.service_selector
-                        .as_ref()
-                        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
-                })
+                .map(|p| p.service_selector.as_ref().map(selector_from_lab))
                 .collect(),
             storage_classes,
             schedulable_arches: Some(arches),
@@ -54,10 +50,16 @@ impl LabFacts {
     }
 }
 
+/// A selector Kubernetes would reject (an unknown operator, `In` without values) selects
+/// nothing: Cilium would not admit the pool, so it serves no Service.
+fn selector_from_lab(s: &kubelab_spec::model::LabelSelector) -> Selector {
+    Selector::from_lab(s).unwrap_or_else(|_| Selector::nothing())
+}
+
 #[derive(Default)]
 pub struct ClusterFacts {
     lab: LabFacts,
-    pool_selectors: Vec<Option<Value>>,
+    pool_selectors: Vec<Option<Selector>>,
     storage_classes: BTreeSet<String>,
     /// Each with the findings to report if no pool serves it: KL302, and the KL001 of a
     /// suppression without a reason.
@@ -78,7 +80,6 @@ fn finding(doc: &Document, rule: &'static str, message: String) -> Finding {
     }
 }
 
-/// Does a label selector (`matchLabels`, `matchExpressions`) match these labels?
 const ARCH: &str = "kubernetes.io/arch";
 
 /// When the pod's nodeSelector or required node affinity rules out every architecture the lab
@@ -103,8 +104,10 @@ fn unreachable_arch_pin(spec: &Value, arches: &BTreeSet<String>) -> Option<Strin
         .then(|| format!("requires `{ARCH}` through node affinity that none of its terms can meet"))
 }
 
-/// Whether a nodeSelectorTerm's arch expressions admit `arch` (other keys are not ours to judge).
+/// Whether a nodeSelectorTerm's arch expressions admit `arch` (other keys are not ours to
+/// judge, and neither is an expression Kubernetes would reject: the API server reports those).
 fn term_allows_arch(term: &Value, arch: &str) -> bool {
+    let labels = BTreeMap::from([(ARCH.to_string(), arch.to_string())]);
     let expressions = term
         .get("matchExpressions")
         .and_then(Value::as_array)
@@ -114,51 +117,18 @@ fn term_allows_arch(term: &Value, arch: &str) -> bool {
         .iter()
         .filter(|e| e.get("key").and_then(Value::as_str) == Some(ARCH))
         .all(|e| {
-            let listed = e
+            let text = |field| e.get(field).and_then(Value::as_str).unwrap_or("");
+            let values: Vec<String> = e
                 .get("values")
                 .and_then(Value::as_array)
-                .is_some_and(|v| v.iter().any(|v| v.as_str() == Some(arch)));
-            match e.get("operator").and_then(Value::as_str) {
-                Some("In") => listed,
-                Some("NotIn") => !listed,
-                Some("DoesNotExist") => false,
-                _ => true,
-            }
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            Requirement::node(ARCH, text("operator"), &values)
+                .ok()
+                .is_none_or(|r| r.matches(&labels))
         })
-}
-
-pub fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| {
-            m.iter()
-                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
-        });
-    let expressions_ok = selector
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .is_none_or(|exprs| {
-            exprs.iter().all(|e| {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-                let values: Vec<&str> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let value = labels.get(key).map(String::as_str);
-                match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => value.is_some_and(|v| values.contains(&v)),
-                    Some("NotIn") => value.is_none_or(|v| !values.contains(&v)),
-                    Some("Exists") => value.is_some(),
-                    Some("DoesNotExist") => value.is_none(),
-                    _ => false,
-                }
-            })
-        });
-    labels_ok && expressions_ok
 }
 
 impl ClusterFacts {
@@ -183,7 +153,12 @@ impl ClusterFacts {
         };
         match doc.kind() {
             "CiliumLoadBalancerIPPool" => {
-                let selector = doc.value.pointer("/spec/serviceSelector").cloned();
+                // No serviceSelector (or null) serves every Service; an invalid one, none.
+                let selector = doc
+                    .value
+                    .pointer("/spec/serviceSelector")
+                    .filter(|s| !s.is_null())
+                    .map(|s| Selector::from_value(s).unwrap_or_else(|_| Selector::nothing()));
                 self.pool_selectors.push(selector);
             }
             "StorageClass" => {
@@ -255,7 +230,7 @@ impl ClusterFacts {
 
     pub fn findings(self) -> Vec<Finding> {
         let mut out = Vec::new();
-        let pools: Vec<&Option<Value>> = self
+        let pools: Vec<&Option<Selector>> = self
             .pool_selectors
             .iter()
             .chain(self.lab.pool_selectors.iter())
@@ -263,7 +238,7 @@ impl ClusterFacts {
         for (f, labels) in self.services {
             let served = pools
                 .iter()
-                .any(|s| s.as_ref().is_none_or(|sel| selector_matches(sel, &labels)));
+                .any(|s| s.as_ref().is_none_or(|sel| sel.matches(&labels)));
             if !served {
                 out.extend(f);
             }
@@ -325,6 +300,39 @@ mod tests {
             ..LabFacts::default()
         };
         assert!(run(from_lab, vec![lb(json!({}))]).is_empty());
+    }
+
+    // The linter's own matcher failed an unknown operator but matched a non-string matchLabels
+    // value whenever the label was absent; the shared one treats both as the invalid
+    // selectors they are, which serve no Service.
+    #[test]
+    fn pools_with_selectors_kubernetes_rejects_serve_nothing() {
+        let pool = |selector: Value| json!({ "kind": "CiliumLoadBalancerIPPool", "metadata": { "name": "a" }, "spec": { "serviceSelector": selector } });
+        let numeric = pool(json!({ "matchLabels": { "tier": 1 } }));
+        assert_eq!(
+            run(LabFacts::default(), vec![lb(json!({})), numeric]),
+            ["KL302"]
+        );
+        let unknown = pool(
+            json!({ "matchExpressions": [{ "key": "tier", "operator": "Equals", "values": ["web"] }] }),
+        );
+        assert_eq!(
+            run(
+                LabFacts::default(),
+                vec![lb(json!({ "tier": "web" })), unknown]
+            ),
+            ["KL302"]
+        );
+        let null = pool(Value::Null);
+        assert!(run(LabFacts::default(), vec![lb(json!({})), null]).is_empty());
+        let not_in = pool(
+            json!({ "matchExpressions": [{ "key": "tier", "operator": "NotIn", "values": ["db"] }] }),
+        );
+        assert!(run(
+            LabFacts::default(),
+            vec![lb(json!({ "tier": "web" })), not_in]
+        )
+        .is_empty());
     }
 
     #[test]

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use kubelab_manifests::Document;
 use serde_json::Value;
 
 use super::{Finding, Severity};
-use crate::input::Document;
 
 #[derive(Default)]
 struct Facts {

@@ -2,10 +2,10 @@
 //! value applies unless the container sets its own (Kubernetes' own precedence), so a pod-level
 //! `runAsNonRoot: true` covers every container and a container-level `runAsUser: 0` breaks it.
 
+use kubelab_manifests::Document;
 use serde_json::Value;
 
 use super::{info, Finding};
-use crate::input::Document;
 
 /// Where a workload kind keeps its pod spec.
 pub fn pod_spec(doc: &Document) -> Option<&Value> {

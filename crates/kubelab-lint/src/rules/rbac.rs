@@ -5,10 +5,10 @@
 //! resources or verbs stands for every one, and `*/<subresource>` for that subresource of
 //! every resource. So a wildcard is judged by what it reaches, not only by the literal names.
 
+use kubelab_manifests::Document;
 use serde_json::Value;
 
 use super::{info, Finding};
-use crate::input::Document;
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 

@@ -6,7 +6,7 @@ use kubelab_plan::{schedule, workloads, Cluster, Options, Outcome};
 /// Loads the Nodes, then everything else, and schedules with `options`.
 pub fn run_with(yaml: &str, options: Options) -> (Cluster, Outcome) {
     let mut documents = Vec::new();
-    let errors = kubelab_lint::input::read("t.yaml", yaml, &mut |d| documents.push(d));
+    let errors = kubelab_manifests::read("t.yaml", yaml, &mut |d| documents.push(d));
     assert!(errors.is_empty(), "{errors:?}");
     let mut cluster = Cluster {
         kubernetes_minor: 36,

@@ -5,8 +5,34 @@ use super::Context;
 use crate::diagnostic::Diagnostic;
 use crate::model::Board;
 
+/// A SHA-256 fingerprint as Talos's console shows it: 64 hex digits (colons allowed), or the
+/// 32 bytes in base64 (43 characters, 44 with padding).
+pub fn is_fingerprint(text: &str) -> bool {
+    let text = text.trim();
+    let hex: Vec<char> = text.chars().filter(|c| *c != ':').collect();
+    let is_hex = hex.len() == 64 && hex.iter().all(char::is_ascii_hexdigit);
+    let unpadded = text.strip_suffix('=').unwrap_or(text);
+    let is_base64 = unpadded.len() == 43
+        && unpadded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
+    is_hex || is_base64
+}
+
 pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
     for (i, node) in ctx.lab.nodes.iter().enumerate() {
+        if let Some(fingerprint) = &node.maintenance_fingerprint {
+            if !is_fingerprint(fingerprint) {
+                out.push(
+                    Diagnostic::error(
+                        "bad-fingerprint",
+                        format!("`{}`'s maintenanceFingerprint is not a SHA-256 fingerprint", node.name),
+                    )
+                    .with_label_opt(ctx.at_node(i, "maintenanceFingerprint"), "not 64 hex digits or 32 bytes of base64")
+                    .with_help("copy it from the node's console in maintenance mode (hex, colons allowed), or remove it to trust the first contact"),
+                );
+            }
+        }
         let disk = node.install.disk.as_deref().unwrap_or_default();
         if node.board == Board::RaspberryPiCm4 && disk.starts_with("/dev/nvme") {
             // A note, not a warning: nothing in lab.yaml is wrong, and `check --strict` must still
@@ -28,6 +54,23 @@ pub fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
+
+    #[test]
+    fn maintenance_fingerprints_are_checked() {
+        assert!(super::is_fingerprint(&"ab".repeat(32)));
+        assert!(super::is_fingerprint(&vec!["ab"; 32].join(":")));
+        assert!(super::is_fingerprint(
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        ));
+        assert!(!super::is_fingerprint("abc"));
+        let lab = homelab_with(|t| {
+            t.replace(
+                "    interface: { name: end0 }\n    ip: 10.10.0.21\n",
+                "    interface: { name: end0 }\n    ip: 10.10.0.21\n    maintenanceFingerprint: nope\n",
+            )
+        });
+        assert!(codes(&lab).contains(&"bad-fingerprint"));
+    }
 
     #[test]
     fn cm4_nvme_installs_say_what_to_verify() {

@@ -52,6 +52,11 @@ pub struct Node {
     /// patches.
     #[serde(default, skip_serializing_if = "TalosOverrides::is_empty")]
     pub talos: TalosOverrides,
+    /// SHA-256 fingerprint of the node's maintenance-mode API key, as Talos shows it on the
+    /// console (hex, colons allowed, or base64). `kubelab up` trusts that key only; without
+    /// it the first contact is trust-on-first-use, with a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_fingerprint: Option<String>,
 }
 
 impl Node {

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use kubelab_lint::{input, report, rules, Linter, Options, Severity};
+use kubelab_lint::{report, rules, Linter, Options, Severity};
 
 use crate::cli::{FailOn, LintArgs, LintFormat};
 use crate::lab_file;
-use crate::output::Style;
+use crate::output::{with_causes, Style};
 
 pub fn run(args: LintArgs, style: Style) -> Result<ExitCode, String> {
     if let Some(id) = &args.explain {
@@ -45,7 +45,8 @@ pub fn run(args: LintArgs, style: Style) -> Result<ExitCode, String> {
     // Documents stream through the linter one at a time; only findings and the small facts
     // cross-object rules need stay in memory.
     let mut linter = Linter::new(options);
-    let errors = input::read_paths(&args.paths, &mut |doc| linter.observe(&doc))?;
+    let errors = kubelab_manifests::read_paths(&args.paths, &mut |doc| linter.observe(&doc))
+        .map_err(|e| with_causes(&e))?;
     let findings = linter.finish();
     match args.output {
         LintFormat::Text => crate::out!("{}", report::human(&findings, &errors)),

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kubelab_diagram::capacity;
-use kubelab_lint::{input, Document};
+use kubelab_manifests::Document;
 use kubelab_plan::lab::{cluster_from_lab, LabOptions};
 use kubelab_plan::model::NodeRole;
 use kubelab_plan::{drill, report, schedule, workloads, Cluster, Options, Order};
 
 use crate::cli::{PlanArgs, PlanFormat, PlanOrder};
 use crate::lab_file;
-use crate::output::Style;
+use crate::output::{with_causes, Style};
 
 /// Kubernetes minor assumed for a snapshot whose nodes do not say (the default lab's).
 const DEFAULT_MINOR: u32 = 36;
@@ -43,10 +43,7 @@ pub fn run(args: PlanArgs, style: Style) -> Result<ExitCode, String> {
     };
     let errors = workloads::load(&mut cluster, &documents);
     if !errors.is_empty() {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
-            .collect();
+        let lines: Vec<String> = errors.iter().map(|e| with_causes(e)).collect();
         return Err(format!("cannot read the workloads:\n{}", lines.join("\n")));
     }
     let options = Options {
@@ -134,13 +131,28 @@ fn lab_cluster(
             ))
         }
     };
-    cluster_from_lab(&lab, LabOptions { scheduler_view }).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    cluster_from_lab(&lab, &rendered_storage(&lab), LabOptions { scheduler_view }).map_err(
+        |errors| {
+            errors
+                .iter()
+                .map(|e| with_causes(e))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    )
+}
+
+/// The storage objects exactly as `kubelab render` writes them, read back as manifests: the
+/// plan's StorageClasses and volumes come from the renderer's decisions, not a second copy.
+fn rendered_storage(lab: &kubelab_spec::Lab) -> Vec<Document> {
+    let mut tree = kubelab_render::Tree::default();
+    kubelab_render::storage::render(lab, &mut tree);
+    let mut documents = Vec::new();
+    for (path, file) in &tree.files {
+        let errors = kubelab_manifests::read(path, &file.contents, &mut |d| documents.push(d));
+        debug_assert!(errors.is_empty(), "kubelab's own output parses: {errors:?}");
+    }
+    documents
 }
 
 fn snapshot_cluster(paths: &[PathBuf]) -> Result<Cluster, String> {
@@ -162,7 +174,7 @@ fn snapshot_cluster(paths: &[PathBuf]) -> Result<Cluster, String> {
     let mut errors = workloads::load(&mut cluster, &nodes);
     errors.extend(workloads::load(&mut cluster, &rest));
     if let Some(e) = errors.first() {
-        return Err(format!("{}:{}: {}", e.file, e.line, e.message));
+        return Err(with_causes(e));
     }
     if cluster.nodes.is_empty() {
         return Err(
@@ -180,9 +192,10 @@ fn snapshot_cluster(paths: &[PathBuf]) -> Result<Cluster, String> {
 /// since a plan without some of its workloads would be wrong.
 fn read_all(paths: &[PathBuf]) -> Result<Vec<Document>, String> {
     let mut documents = Vec::new();
-    let problems = input::read_paths(paths, &mut |d| documents.push(d))?;
+    let problems = kubelab_manifests::read_paths(paths, &mut |d| documents.push(d))
+        .map_err(|e| with_causes(&e))?;
     match problems.first() {
-        Some(p) => Err(format!("{}:{}: {}", p.file, p.line, p.message)),
+        Some(p) => Err(p.to_string()),
         None => Ok(documents),
     }
 }

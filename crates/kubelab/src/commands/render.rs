@@ -146,7 +146,7 @@ fn refusal(args: &RenderArgs, workspace: &Workspace, tree: &Path) -> String {
 
 /// The lab with the BGP password read from the environment variable `bgp.passwordEnv` names:
 /// the password lives only in the environment and in the private rendered files.
-fn with_bgp_password(lab: &kubelab_spec::Lab) -> Result<kubelab_spec::Lab, String> {
+pub(crate) fn with_bgp_password(lab: &kubelab_spec::Lab) -> Result<kubelab_spec::Lab, String> {
     let mut lab = lab.clone();
     if let Some(bgp) = lab.bgp.as_mut().filter(|b| b.enabled) {
         if let Some(var) = &bgp.password_env {

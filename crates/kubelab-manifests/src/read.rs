@@ -1,5 +1,5 @@
 //! Reading manifests: files, directories (recursively), stdin; multi-document YAML, JSON and
-//! `List` kinds. A file that does not parse yields a located error; the others still lint.
+//! `List` kinds. A file that does not parse yields a located error; the others are still read.
 
 use std::path::{Path, PathBuf};
 
@@ -8,51 +8,28 @@ use kubelab_spec::yaml_fast;
 use kubelab_spec::{Diagnostic, SourceFile};
 use serde_json::Value;
 
-/// One Kubernetes object with where it starts.
-#[derive(Debug, Clone)]
-pub struct Document {
-    pub file: String,
-    pub line: usize,
-    pub value: Value,
-}
+use crate::Document;
 
-impl Document {
-    pub fn kind(&self) -> &str {
-        self.value.get("kind").and_then(Value::as_str).unwrap_or("")
-    }
-
-    pub fn name(&self) -> &str {
-        self.value
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    }
-
-    pub fn namespace(&self) -> &str {
-        self.value
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default")
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/annotations")?
-            .get(key)?
-            .as_str()
-    }
-
-    /// `Kind/name` as users write it.
-    pub fn reference(&self) -> String {
-        format!("{}/{}", self.kind(), self.name())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file or document that could not be read, with where; reading goes on after it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
 pub struct InputError {
     pub file: String,
     pub line: usize,
     pub message: String,
+}
+
+/// What stops reading altogether: a path that cannot be listed, or unreadable standard input.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read standard input")]
+    Stdin(#[source] std::io::Error),
+    #[error("cannot read {}", path.display())]
+    Path {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Parses one file's text into objects (expanding `List`s), or the first error in it.
@@ -230,17 +207,20 @@ fn inline_manifest(
 pub fn read_paths(
     paths: &[PathBuf],
     sink: &mut dyn FnMut(Document),
-) -> Result<Vec<InputError>, String> {
+) -> Result<Vec<InputError>, ReadError> {
     let mut errors = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+                .map_err(ReadError::Stdin)?;
             errors.extend(read("<stdin>", &text, sink));
             continue;
         }
-        let files = files(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let files = files(path).map_err(|source| ReadError::Path {
+            path: path.clone(),
+            source,
+        })?;
         for file in files {
             let name = file.display().to_string();
             match std::fs::read_to_string(&file) {
