@@ -1,5 +1,7 @@
 //! The calls kubelab makes, one node at a time.
 
+pub mod etcd;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -20,6 +20,8 @@
 //!   back from an install. A node can also start already installed, from any CA (a cluster
 //!   built with other secrets).
 
+mod etcd;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -110,6 +112,8 @@ struct Shared {
     bootstrapped: Mutex<bool>,
     /// What the Kubeconfig RPC hands out instead of its made-up one (e.g. a real apiserver's).
     kubeconfig: Mutex<Option<Vec<u8>>>,
+    /// etcd's data, recovery uploads and faults (see the `etcd` module).
+    etcd: Mutex<etcd::EtcdState>,
     /// One signal per node: its server restarts (dropping connections) when it changes.
     restarts: BTreeMap<String, watch::Sender<u64>>,
 }
@@ -160,6 +164,7 @@ impl FakeCluster {
                 nodes: Mutex::new(states),
                 bootstrapped: Mutex::new(false),
                 kubeconfig: Mutex::new(None),
+                etcd: Mutex::default(),
                 restarts,
             }),
         };
@@ -758,6 +763,9 @@ impl MachineService for FakeService {
         let node = self.admit(&request)?;
         self.maybe_hang(&node).await?;
         self.rpc_fault(&node, "Bootstrap")?;
+        if request.get_ref().recover_etcd {
+            return self.fake_bootstrap_recover(&node, request.get_ref());
+        }
         let (stage, controlplane) =
             self.with_node(&node, |n| (n.stage.clone(), n.spec.controlplane))?;
         if stage != Stage::Running {
@@ -865,6 +873,9 @@ impl MachineService for FakeService {
         let node = self.admit(&request)?;
         self.maybe_hang(&node).await?;
         self.rpc_fault(&node, "Reset")?;
+        if let Some(reply) = self.fake_reset_volumes(&node, request.get_ref())? {
+            return Ok(Response::new(reply));
+        }
         let request = request.into_inner();
         self.with_node(&node, |n| {
             n.config = None;
@@ -912,6 +923,29 @@ impl MachineService for FakeService {
                 }),
             }],
         }))
+    }
+
+    type EtcdSnapshotStream = Stream<Data>;
+
+    async fn etcd_snapshot(
+        &self,
+        request: Request<crate::proto::machine::EtcdSnapshotRequest>,
+    ) -> Result<Response<Self::EtcdSnapshotStream>, Status> {
+        self.fake_etcd_snapshot(request).await
+    }
+
+    async fn etcd_recover(
+        &self,
+        request: Request<tonic::Streaming<Data>>,
+    ) -> Result<Response<crate::proto::machine::EtcdRecoverResponse>, Status> {
+        self.fake_etcd_recover(request).await
+    }
+
+    async fn etcd_status(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<crate::proto::machine::EtcdStatusResponse>, Status> {
+        self.fake_etcd_status(request).await
     }
 }
 

@@ -52,6 +52,12 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Take an etcd snapshot through the Talos API, checked and written 0600 (or `list` them).
+    Backup(BackupArgs),
+    /// Restore etcd from a snapshot: wipe etcd on every control plane, recover one, rejoin.
+    Restore(RestoreArgs),
+    /// Prove a snapshot: restore it into a scratch etcd here, count objects, time it.
+    Drill(DrillArgs),
 }
 
 #[derive(Args)]
@@ -364,4 +370,86 @@ pub enum SchemaFormat {
 pub struct CompletionsArgs {
     /// The shell to generate completions for.
     pub shell: clap_complete::Shell,
+}
+
+/// Where etcd backups are kept.
+#[derive(Args, Clone)]
+pub struct BackupDirArgs {
+    /// Directory of the backups [default: ~/.local/share/kubelab/<cluster>/etcd, outside the
+    /// repository: a snapshot holds every object of the cluster].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+    #[command(flatten)]
+    pub lab: LabArgs,
+    #[command(flatten)]
+    pub dir: BackupDirArgs,
+    /// Take the snapshot from this control plane [default: a healthy follower].
+    #[arg(long)]
+    pub node: Option<String>,
+    /// The backup file [default: <dir>/etcd-<cluster>-<UTC time>.snapshot].
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Encrypt with age to the lab's recipients (the identity's key, `secrets.recipients`,
+    /// KUBELAB_AGE_RECIPIENTS).
+    #[arg(long)]
+    pub encrypt: bool,
+}
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// List the local snapshots: time, node, size, revision.
+    List(BackupListArgs),
+}
+
+#[derive(Args)]
+pub struct BackupListArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    #[command(flatten)]
+    pub dir: BackupDirArgs,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The snapshot to restore (`.age` files are decrypted with the lab's identity).
+    #[arg(long = "from")]
+    pub from: PathBuf,
+    /// Print the plan and check the snapshot; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for the cluster name before wiping etcd.
+    #[arg(long)]
+    pub yes: bool,
+    /// The control plane to recover onto [default: the first by name].
+    #[arg(long)]
+    pub node: Option<String>,
+    /// For a database copied off a node, which has no integrity hash (a wrong hash is
+    /// always refused).
+    #[arg(long)]
+    pub skip_hash_check: bool,
+}
+
+#[derive(Args)]
+pub struct DrillArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    #[command(flatten)]
+    pub dir: BackupDirArgs,
+    /// The snapshot to drill [default: the newest in the backup directory].
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Do not compare with the live cluster.
+    #[arg(long)]
+    pub offline: bool,
+    /// For a database copied off a node, which has no integrity hash.
+    #[arg(long)]
+    pub skip_hash_check: bool,
 }

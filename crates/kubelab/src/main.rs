@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         cli::Command::Diff(args) => commands::diff::run(args, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
+        cli::Command::Backup(args) => commands::backup::run(args, style),
+        cli::Command::Restore(args) => commands::restore::run(args, style),
+        cli::Command::Drill(args) => commands::drill::run(args, style),
     };
     match result {
         Ok(code) => code,

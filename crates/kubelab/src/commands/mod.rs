@@ -1,13 +1,17 @@
+pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod diagram;
 pub mod diff;
 pub mod down;
+pub mod drill;
+pub mod etcd;
 pub mod init;
 pub mod lint;
 pub mod live;
 pub mod plan;
 pub mod render;
+pub mod restore;
 pub mod schema;
 pub mod secrets;
 pub mod up;

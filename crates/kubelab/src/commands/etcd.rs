@@ -1,0 +1,158 @@
+//! What `backup`, `restore` and `drill` share: the cluster as kubelab-backup needs it (control
+//! planes from lab.yaml, admin credentials from the talosconfig rendered in memory from the
+//! secrets), where backups live, the age recipients, and printing an error with its causes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kubelab_backup::{ControlPlane, TalosCluster, Timeouts};
+use kubelab_spec::model::Role;
+
+use crate::cli::{BackupDirArgs, LabArgs};
+use crate::output::Style;
+use crate::workspace::{LoadError, Workspace};
+
+/// Loads the lab, or the exit code when it has errors (already printed).
+pub fn load(args: &LabArgs, style: Style) -> Result<Result<Workspace, ExitCode>, String> {
+    match Workspace::load(args, style) {
+        Ok(w) => Ok(Ok(w)),
+        Err(LoadError::Findings) => Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
+        Err(LoadError::Failure(e)) => Err(e),
+    }
+}
+
+/// The cluster's control planes and the admin credentials for them.
+pub fn talos_cluster(workspace: &Workspace) -> Result<TalosCluster, String> {
+    if !workspace.secrets_path.exists() {
+        return Err(format!(
+            "no secrets at {}; the cluster's credentials come from them (see `kubelab render`)",
+            workspace.secrets_path.display()
+        ));
+    }
+    let secrets = workspace.open_secrets()?;
+    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    let talosconfig = tree
+        .files
+        .get("talos/talosconfig")
+        .ok_or("the rendered tree has no talos/talosconfig")?;
+    let credentials = kubelab_talos_api::Talosconfig::parse(&talosconfig.contents)
+        .and_then(|c| {
+            c.current()
+                .and_then(kubelab_talos_api::Context::credentials)
+        })
+        .map_err(|e| format!("the rendered talosconfig: {e}"))?;
+    let mut control_planes = Vec::new();
+    for node in &workspace.lab.nodes {
+        if node.role != Role::Controlplane {
+            continue;
+        }
+        let ip = node.ip.ok_or_else(|| {
+            format!(
+                "control plane {} has no static `ip` in lab.yaml; backup and restore reach control planes by address",
+                node.name
+            )
+        })?;
+        control_planes.push(ControlPlane {
+            name: node.name.clone(),
+            ip: ip.into(),
+        });
+    }
+    let talos = &workspace.lab.versions.talos;
+    Ok(TalosCluster {
+        name: workspace.lab.metadata.name.clone(),
+        control_planes,
+        port: kubelab_talos_api::APID_PORT,
+        credentials,
+        talos_minor: (talos.major, talos.minor),
+        timeouts: Timeouts::default(),
+    })
+}
+
+/// `--dir`, or `$XDG_DATA_HOME/kubelab/<cluster>/etcd` (`~/.local/share/...`): outside the
+/// repository, since a snapshot holds every object of the cluster.
+pub fn backup_dir(workspace: &Workspace, args: &BackupDirArgs) -> Result<PathBuf, String> {
+    if let Some(dir) = &args.dir {
+        return Ok(dir.clone());
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or("cannot find a data directory for backups: set --dir")?;
+    Ok(base
+        .join("kubelab")
+        .join(&workspace.lab.metadata.name)
+        .join("etcd"))
+}
+
+/// The lab's age recipients, as `kubelab secrets` seals to: the identity's own key, lab.yaml's
+/// `secrets.recipients`, and KUBELAB_AGE_RECIPIENTS.
+pub fn recipients(workspace: &Workspace) -> Result<Vec<kubelab_backup::AgeRecipient>, String> {
+    use kubelab_pki::encrypt;
+    let mut texts = if workspace.identity_path.exists() {
+        encrypt::identity_file_recipients(&workspace.identity_path).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
+    texts.extend(workspace.lab.secrets.recipients.iter().cloned());
+    if let Ok(extra) = std::env::var("KUBELAB_AGE_RECIPIENTS") {
+        texts.extend(
+            extra
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+        );
+    }
+    if texts.is_empty() {
+        return Err(format!(
+            "--encrypt: no age recipient (no identity at {}, no `secrets.recipients` in lab.yaml, no KUBELAB_AGE_RECIPIENTS)",
+            workspace.identity_path.display()
+        ));
+    }
+    texts
+        .iter()
+        .map(|t| encrypt::parse_recipient(t).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// A current-thread runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// An error with its causes, each printed once.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // Some causes (tonic's transport errors) already print their own cause.
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Sizes as people read them (decimal units, one decimal).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}

@@ -1,0 +1,93 @@
+//! `kubelab restore --from SNAPSHOT`: checks the snapshot, prints the exact plan, asks for the
+//! cluster name (unless --yes), then runs it step by step.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use kubelab_backup::{plan, prepare, restore, EtcdTools, Integrity, RestoreTarget};
+
+use super::etcd::{bytes, chain, load, runtime, talos_cluster};
+use crate::cli::RestoreArgs;
+use crate::output::Style;
+
+pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
+    let workspace = match load(&args.lab, style)? {
+        Ok(w) => w,
+        Err(code) => return Ok(code),
+    };
+    let target = RestoreTarget {
+        snapshot: args.from.clone(),
+        identity: Some(workspace.identity_path.clone()),
+        node: args.node.clone(),
+        skip_hash_check: args.skip_hash_check,
+    };
+    let tools = EtcdTools::find().ok();
+    let prepared = prepare(&target, tools.as_ref()).map_err(|e| chain(&e))?;
+    let cluster = talos_cluster(&workspace)?;
+    let plan = plan(&cluster, &target, &prepared).map_err(|e| chain(&e))?;
+    crate::outln!(
+        "restore etcd of cluster {} from {}",
+        style.bold(&plan.cluster),
+        args.from.display()
+    );
+    crate::outln!(
+        "  snapshot: {}, {}, {}",
+        bytes(prepared.size),
+        match &prepared.integrity {
+            Integrity::Intact { .. } => "SHA-256 integrity hash intact",
+            _ => "no integrity hash (--skip-hash-check)",
+        },
+        match prepared.status {
+            Some(s) => format!(
+                "revision {}, {} stored entries (all kept revisions)",
+                s.revision, s.total_key
+            ),
+            None => "revision not read (etcdctl is not installed: apt-get install etcd-client)"
+                .to_string(),
+        }
+    );
+    crate::outln!("plan:");
+    for (i, step) in plan.steps.iter().enumerate() {
+        crate::outln!("  {:>2}. {step}", i + 1);
+    }
+    if args.dry_run {
+        crate::outln!("dry run: nothing was done");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes && !confirmed(&plan.cluster, style)? {
+        eprintln!("{}", style.error_line("not confirmed; nothing was done"));
+        return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+    }
+    let mut print = |number: usize, step: &kubelab_backup::RestoreStep, what: &str| {
+        crate::outln!("  {:>2}. {what}: {step}", number);
+    };
+    let took = runtime()?
+        .block_on(restore(&cluster, &plan, &prepared, &mut print))
+        .map_err(|e| chain(&e))?;
+    crate::outln!(
+        "{} etcd of {} from {} in {:.1}s",
+        style.green("restored"),
+        plan.cluster,
+        args.from.display(),
+        took.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks for the cluster name on the terminal (or reads it from stdin when piped).
+fn confirmed(cluster: &str, style: Style) -> Result<bool, String> {
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprint!(
+            "{} this wipes etcd on every control plane of {cluster}. Type the cluster name to go on: ",
+            style.red("warning:")
+        );
+        let _ = std::io::stderr().flush();
+    }
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the confirmation: {e}"))?;
+    Ok(answer.trim() == cluster)
+}
