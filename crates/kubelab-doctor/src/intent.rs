@@ -17,7 +17,7 @@ pub struct Intent {
     /// LoadBalancer pool name → its index in `loadBalancer.pools`.
     pub pools: BTreeMap<String, usize>,
     /// JSON pointer → 1-based line in lab.yaml, for the pointers fixes may name.
-    lines: BTreeMap<String, usize>,
+    pub lines: BTreeMap<String, usize>,
     /// The lab file's name as the user gave it, for `lab.yaml:12` in fixes.
     pub file: String,
 }
