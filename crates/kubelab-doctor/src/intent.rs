@@ -57,7 +57,10 @@ impl Intent {
             file: file.to_string(),
         };
         if let Some(spans) = spans {
-            let mut pointers = vec![SCHEDULE_ON_CONTROL_PLANES.to_string(), BGP_SPEAKERS.to_string()];
+            let mut pointers = vec![
+                SCHEDULE_ON_CONTROL_PLANES.to_string(),
+                BGP_SPEAKERS.to_string(),
+            ];
             for i in 0..lab.load_balancer.pools.len() {
                 pointers.push(pool_pointer(i, "serviceSelector"));
                 pointers.push(pool_pointer(i, "blocks"));
@@ -66,7 +69,11 @@ impl Intent {
             for pointer in pointers {
                 if let Some(span) = spans.nearest(&pointer) {
                     let start = span.start.min(text.len());
-                    let line = text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+                    let line = text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1;
                     intent.lines.insert(pointer, line);
                 }
             }

@@ -44,7 +44,10 @@ fn ranges(pool: &CiliumLoadBalancerIpPool) -> Vec<Range> {
             };
             out.push(Range { first, last, v4 });
         } else if let (Some(start), Some(stop)) = (
-            block.start.as_deref().and_then(|s| s.parse::<IpAddr>().ok()),
+            block
+                .start
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok()),
             block.stop.as_deref().and_then(|s| s.parse::<IpAddr>().ok()),
         ) {
             let ((first, v4), (last, _)) = (number(start), number(stop));
@@ -61,7 +64,9 @@ pub(crate) fn size(pool: &CiliumLoadBalancerIpPool) -> u64 {
     ranges(pool)
         .iter()
         .map(|r| (r.last - r.first).saturating_add(1))
-        .fold(0u64, |sum, n| sum.saturating_add(n.min(u64::MAX as u128) as u64))
+        .fold(0u64, |sum, n| {
+            sum.saturating_add(n.min(u64::MAX as u128) as u64)
+        })
 }
 
 pub(crate) fn contains(pool: &CiliumLoadBalancerIpPool, ip: IpAddr) -> bool {
@@ -73,9 +78,7 @@ pub(crate) fn contains(pool: &CiliumLoadBalancerIpPool, ip: IpAddr) -> bool {
 
 /// Cilium's LB-IPAM matches a pool's selector against the service's labels plus two it adds:
 /// the service's namespace and name.
-pub(crate) fn service_labels(
-    service: &Service,
-) -> std::collections::BTreeMap<String, String> {
+pub(crate) fn service_labels(service: &Service) -> std::collections::BTreeMap<String, String> {
     let mut labels = service.metadata.labels.clone().unwrap_or_default();
     if let Some(ns) = &service.metadata.namespace {
         labels.insert("io.kubernetes.service.namespace".into(), ns.clone());
@@ -130,7 +133,11 @@ pub(crate) fn requested_ips(service: &Service) -> Vec<String> {
             );
         }
     }
-    if let Some(ip) = service.spec.as_ref().and_then(|s| s.load_balancer_ip.clone()) {
+    if let Some(ip) = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.load_balancer_ip.clone())
+    {
         out.push(ip);
     }
     out

@@ -9,7 +9,12 @@ use crate::snapshot::Unseen;
 pub fn render_findings(findings: &[Finding], unseen: &[Unseen]) -> String {
     let mut out = String::new();
     for f in findings {
-        out.push_str(&format!("{}[{}]: {}\n", f.severity.as_str(), f.rule, f.problem));
+        out.push_str(&format!(
+            "{}[{}]: {}\n",
+            f.severity.as_str(),
+            f.rule,
+            f.problem
+        ));
         for e in &f.evidence {
             out.push_str(&format!("  evidence: {e}\n"));
         }
@@ -21,19 +26,29 @@ pub fn render_findings(findings: &[Finding], unseen: &[Unseen]) -> String {
                 Fix::Command { command, why } => {
                     out.push_str(&format!("  fix: {command}\n       ({why})\n"))
                 }
-                Fix::LabChange { file, line, change, pointer } => {
+                Fix::LabChange {
+                    file,
+                    line,
+                    change,
+                    pointer,
+                } => {
                     let at = match line {
                         Some(l) => format!("{file}:{l}"),
                         None => format!("{file} ({pointer})"),
                     };
-                    out.push_str(&format!("  fix: {at}: {change}, then `kubelab render` and apply\n"))
+                    out.push_str(&format!(
+                        "  fix: {at}: {change}, then `kubelab render` and apply\n"
+                    ))
                 }
             }
         }
         out.push('\n');
     }
     for u in unseen {
-        out.push_str(&format!("not checked: {} could not be listed: {}\n", u.kind, u.reason));
+        out.push_str(&format!(
+            "not checked: {} could not be listed: {}\n",
+            u.kind, u.reason
+        ));
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     if findings.is_empty() {
@@ -71,7 +86,9 @@ pub fn sarif(findings: &[Finding]) -> Value {
             for fix in &f.fixes {
                 match fix {
                     Fix::Command { command, .. } => text.push_str(&format!(" Fix: `{command}`.")),
-                    Fix::LabChange { file, line, change, .. } => {
+                    Fix::LabChange {
+                        file, line, change, ..
+                    } => {
                         text.push_str(&format!(" Fix: {change}."));
                         let mut region = json!({});
                         if let Some(l) = line {

@@ -7,9 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use k8s_crds_cilium::ciliumbgpadvertisements::CiliumBgpAdvertisement;
 use k8s_crds_cilium::ciliumbgpnodeconfigs::CiliumBgpNodeConfig;
 use k8s_crds_cilium::ciliumloadbalancerippools::CiliumLoadBalancerIpPool;
-use k8s_openapi::api::core::v1::{
-    Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use kube::api::ListParams;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;

@@ -167,7 +167,10 @@ impl Status {
             .filter(|s| pools::is_load_balancer(s))
             .map(|s| LoadBalancerStatus {
                 service: name(&s.metadata),
-                ips: pools::ingress_ips(s).iter().map(|ip| ip.to_string()).collect(),
+                ips: pools::ingress_ips(s)
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect(),
                 external_traffic_policy: s
                     .spec
                     .as_ref()
@@ -246,12 +249,20 @@ pub fn render_status(status: &Status) -> String {
                 n.os.clone(),
                 n.kubelet.clone(),
                 yes_no(n.ready),
-                n.cilium_ready.map_or("none".to_string(), |r| if r { "ready".into() } else { "NOT READY".into() }),
+                n.cilium_ready.map_or("none".to_string(), |r| {
+                    if r {
+                        "ready".into()
+                    } else {
+                        "NOT READY".into()
+                    }
+                }),
             ]
         })
         .collect();
     out.push_str(&table(
-        &["NAME", "ROLE", "ADDRESS", "ARCH", "OS", "KUBELET", "READY", "CILIUM"],
+        &[
+            "NAME", "ROLE", "ADDRESS", "ARCH", "OS", "KUBELET", "READY", "CILIUM",
+        ],
         &rows,
     ));
     let p = &status.pods;
@@ -290,7 +301,11 @@ pub fn render_status(status: &Status) -> String {
                     p.size.to_string(),
                     p.used.to_string(),
                     p.free.to_string(),
-                    if p.disabled { "disabled".into() } else { "enabled".into() },
+                    if p.disabled {
+                        "disabled".into()
+                    } else {
+                        "enabled".into()
+                    },
                 ]
             })
             .collect();
@@ -306,7 +321,11 @@ pub fn render_status(status: &Status) -> String {
             .map(|l| {
                 vec![
                     l.service.clone(),
-                    if l.ips.is_empty() { "<pending>".to_string() } else { l.ips.join(",") },
+                    if l.ips.is_empty() {
+                        "<pending>".to_string()
+                    } else {
+                        l.ips.join(",")
+                    },
                     l.external_traffic_policy.clone(),
                 ]
             })
@@ -321,7 +340,12 @@ pub fn render_status(status: &Status) -> String {
             .claims_by_class
             .iter()
             .map(|(class, c)| {
-                vec![class.clone(), c.bound.to_string(), c.pending.to_string(), c.other.to_string()]
+                vec![
+                    class.clone(),
+                    c.bound.to_string(),
+                    c.pending.to_string(),
+                    c.other.to_string(),
+                ]
             })
             .collect();
         out.push_str(&table(&["CLASS", "BOUND", "PENDING", "OTHER"], &rows));

@@ -46,7 +46,10 @@ async fn install_cilium_crds(client: &Client) {
         "ciliumloadbalancerippools.yaml",
         "ciliumbgpadvertisements.yaml",
     ] {
-        let path = format!("{}/../../schemas/crds/cilium/v2/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../schemas/crds/cilium/v2/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let source = kubelab_spec::SourceFile::new(file, &text);
         let parsed =
@@ -80,7 +83,10 @@ async fn install_cilium_crds(client: &Client) {
 
 fn cilium(client: &Client, kind: &str, plural: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("cilium.io", "v2", kind);
-    Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, plural))
+    Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    )
 }
 
 fn pools(c: &Client) -> Api<DynamicObject> {
@@ -123,7 +129,9 @@ async fn force_delete<K>(api: &Api<K>, name: &str)
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let _ = api.delete(name, &DeleteParams::default().grace_period(0)).await;
+    let _ = api
+        .delete(name, &DeleteParams::default().grace_period(0))
+        .await;
 }
 
 fn node(name: &str, ip: &str, control_plane: bool) -> Value {
@@ -166,7 +174,13 @@ async fn set_peer(client: &Client, node: &str, state: &str) {
     .await;
 }
 
-async fn lb_service(client: &Client, name: &str, labels: Value, annotations: Value, ip: Option<&str>) {
+async fn lb_service(
+    client: &Client,
+    name: &str,
+    labels: Value,
+    annotations: Value,
+    ip: Option<&str>,
+) {
     let api: Api<Service> = Api::namespaced(client.clone(), NS);
     create(&api, json!({
         "metadata": { "name": name, "namespace": NS, "labels": labels, "annotations": annotations },
@@ -175,7 +189,12 @@ async fn lb_service(client: &Client, name: &str, labels: Value, annotations: Val
     .await;
     if let Some(ip) = ip {
         // What Cilium's LB-IPAM writes when it assigns an address.
-        merge_status(&api, name, json!({ "status": { "loadBalancer": { "ingress": [{ "ip": ip }] } } })).await;
+        merge_status(
+            &api,
+            name,
+            json!({ "status": { "loadBalancer": { "ingress": [{ "ip": ip }] } } }),
+        )
+        .await;
     }
 }
 
@@ -196,34 +215,53 @@ async fn running_pod(client: &Client, ns: &str, name: &str, node: &str, labels: 
 async fn healthy_cluster(client: &Client) {
     let nodes: Api<Node> = Api::all(client.clone());
     for n in nodes.list(&ListParams::default()).await.unwrap().items {
-        let _ = nodes.delete(&n.metadata.name.unwrap(), &DeleteParams::default()).await;
+        let _ = nodes
+            .delete(&n.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
     }
     let all_pods: Api<Pod> = Api::all(client.clone());
     for p in all_pods.list(&ListParams::default()).await.unwrap().items {
-        let api: Api<Pod> = Api::namespaced(client.clone(), p.metadata.namespace.as_deref().unwrap());
+        let api: Api<Pod> =
+            Api::namespaced(client.clone(), p.metadata.namespace.as_deref().unwrap());
         force_delete(&api, p.metadata.name.as_deref().unwrap()).await;
     }
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     for s in services.list(&ListParams::default()).await.unwrap().items {
-        let _ = services.delete(&s.metadata.name.unwrap(), &DeleteParams::default()).await;
+        let _ = services
+            .delete(&s.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
     }
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
     for p in pvs.list(&ListParams::default()).await.unwrap().items {
-        let _ = pvs.delete(&p.metadata.name.unwrap(), &DeleteParams::default()).await;
+        let _ = pvs
+            .delete(&p.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
     }
     for api in [pools(client), node_configs(client), advertisements(client)] {
         for o in api.list(&ListParams::default()).await.unwrap().items {
-            let _ = api.delete(&o.metadata.name.unwrap(), &DeleteParams::default()).await;
+            let _ = api
+                .delete(&o.metadata.name.unwrap(), &DeleteParams::default())
+                .await;
         }
     }
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let _ = namespaces
-        .create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": NS } })).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": NS } })).unwrap(),
+        )
         .await;
 
     for (name, ip, cp) in NODES {
         create(&nodes, node(name, ip, cp)).await;
-        running_pod(client, "kube-system", &format!("cilium-{name}"), name, json!({ "k8s-app": "cilium" })).await;
+        running_pod(
+            client,
+            "kube-system",
+            &format!("cilium-{name}"),
+            name,
+            json!({ "k8s-app": "cilium" }),
+        )
+        .await;
     }
     create(&pools(client), json!({
         "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
@@ -249,7 +287,14 @@ async fn healthy_cluster(client: &Client) {
         .await;
         set_peer(client, speaker, "established").await;
     }
-    lb_service(client, "web", json!({ "lb": "default" }), json!({}), Some("10.10.100.1")).await;
+    lb_service(
+        client,
+        "web",
+        json!({ "lb": "default" }),
+        json!({}),
+        Some("10.10.100.1"),
+    )
+    .await;
     running_pod(client, NS, "web-0", "w-3", json!({ "app": "web" })).await;
     create(&pvs, local_pv("data-w-1", "w-1")).await;
 }
@@ -284,7 +329,10 @@ async fn doctor(client: &Client) -> (BTreeSet<(String, String)>, String) {
     let findings = diagnose(&intent(), &snapshot);
     let text = render_findings(&findings, &snapshot.unseen);
     (
-        findings.iter().map(|f| (f.rule.to_string(), f.subject.clone())).collect(),
+        findings
+            .iter()
+            .map(|f| (f.rule.to_string(), f.subject.clone()))
+            .collect(),
         text,
     )
 }
@@ -296,7 +344,9 @@ fn only(rule: &str, subject: &str) -> BTreeSet<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the k8s harness (a real kube-apiserver on 127.0.0.1:6443); .ci/run starts it"]
 async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_cluster() {
-    let client = kubelab_live::kubernetes::client(&harness_kubeconfig()).await.unwrap();
+    let client = kubelab_live::kubernetes::client(&harness_kubeconfig())
+        .await
+        .unwrap();
     install_cilium_crds(&client).await;
     healthy_cluster(&client).await;
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
@@ -306,39 +356,92 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
     let (found, text) = doctor(&client).await;
     assert!(found.is_empty(), "healthy cluster:\n{text}");
     let snapshot = fetch(&client).await.unwrap();
-    insta::assert_snapshot!("status_healthy", render_status(&Status::build(&intent(), &snapshot)));
+    insta::assert_snapshot!(
+        "status_healthy",
+        render_status(&Status::build(&intent(), &snapshot))
+    );
 
     // LoadBalancer <pending>: no pool selects an unlabelled service.
     lb_service(&client, "nolabel", json!({}), json!({}), None).await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-pending-no-pool", "service doctor/nolabel"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-pending-no-pool", "service doctor/nolabel"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_pending_no_pool", text);
     force_delete(&services, "nolabel").await;
 
     // A requested address outside every pool.
-    lb_service(&client, "outside", json!({ "lb": "default" }), json!({ "lbipam.cilium.io/ips": "192.168.99.9" }), None).await;
+    lb_service(
+        &client,
+        "outside",
+        json!({ "lb": "default" }),
+        json!({ "lbipam.cilium.io/ips": "192.168.99.9" }),
+        None,
+    )
+    .await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-pending-ip-outside-pools", "service doctor/outside"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-pending-ip-outside-pools", "service doctor/outside"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_pending_ip_outside_pools", text);
     force_delete(&services, "outside").await;
 
     // The pool (a /30: four addresses) is full.
-    for (i, ip) in ["10.10.100.2", "10.10.100.3", "10.10.100.0"].iter().enumerate() {
-        lb_service(&client, &format!("full-{i}"), json!({ "lb": "default" }), json!({}), Some(ip)).await;
+    for (i, ip) in ["10.10.100.2", "10.10.100.3", "10.10.100.0"]
+        .iter()
+        .enumerate()
+    {
+        lb_service(
+            &client,
+            &format!("full-{i}"),
+            json!({ "lb": "default" }),
+            json!({}),
+            Some(ip),
+        )
+        .await;
     }
-    lb_service(&client, "extra", json!({ "lb": "default" }), json!({}), None).await;
+    lb_service(
+        &client,
+        "extra",
+        json!({ "lb": "default" }),
+        json!({}),
+        None,
+    )
+    .await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-pending-pool-exhausted", "service doctor/extra"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-pending-pool-exhausted", "service doctor/extra"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_pending_pool_exhausted", text);
     for i in 0..3 {
         force_delete(&services, &format!("full-{i}")).await;
     }
 
     // The selecting pool is disabled (the same pending service).
-    merge(&pools(&client), "default", json!({ "spec": { "disabled": true } })).await;
+    merge(
+        &pools(&client),
+        "default",
+        json!({ "spec": { "disabled": true } }),
+    )
+    .await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-pending-pool-disabled", "service doctor/extra"), "{text}");
-    merge(&pools(&client), "default", json!({ "spec": { "disabled": false } })).await;
+    assert_eq!(
+        found,
+        only("lb-pending-pool-disabled", "service doctor/extra"),
+        "{text}"
+    );
+    merge(
+        &pools(&client),
+        "default",
+        json!({ "spec": { "disabled": false } }),
+    )
+    .await;
     force_delete(&services, "extra").await;
     assert!(doctor(&client).await.0.is_empty());
 
@@ -346,15 +449,28 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
     merge(&advertisements(&client), "lb-services", json!({ "spec": { "advertisements": [{ "advertisementType": "Service",
         "service": { "addresses": ["LoadBalancerIP"] }, "selector": { "matchLabels": { "announce": "yes" } } }] } })).await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-not-advertised", "service doctor/web"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-not-advertised", "service doctor/web"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_not_advertised", text);
-    merge(&services, "web", json!({ "metadata": { "labels": { "announce": "yes" } } })).await;
+    merge(
+        &services,
+        "web",
+        json!({ "metadata": { "labels": { "announce": "yes" } } }),
+    )
+    .await;
     assert!(doctor(&client).await.0.is_empty());
 
     // A speaker's BGP session is not established.
     set_peer(&client, "w-2", "active").await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("bgp-peer-down", "node w-2 peer 10.0.0.1"), "{text}");
+    assert_eq!(
+        found,
+        only("bgp-peer-down", "node w-2 peer 10.0.0.1"),
+        "{text}"
+    );
     insta::assert_snapshot!("bgp_peer_down", text);
     set_peer(&client, "w-2", "established").await;
 
@@ -363,37 +479,70 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         merge(&nodes, s, json!({ "metadata": { "labels": { "node.kubernetes.io/exclude-from-external-load-balancers": "" } } })).await;
     }
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-speakers-excluded", "service doctor/web"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-speakers-excluded", "service doctor/web"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_speakers_excluded", text);
     for s in SPEAKERS {
         merge(&nodes, s, json!({ "metadata": { "labels": { "node.kubernetes.io/exclude-from-external-load-balancers": null } } })).await;
     }
 
     // externalTrafficPolicy: Local with its only backend on w-3, which does not speak BGP.
-    merge(&services, "web", json!({ "spec": { "externalTrafficPolicy": "Local" } })).await;
+    merge(
+        &services,
+        "web",
+        json!({ "spec": { "externalTrafficPolicy": "Local" } }),
+    )
+    .await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("lb-local-no-backend-on-speaker", "service doctor/web"), "{text}");
+    assert_eq!(
+        found,
+        only("lb-local-no-backend-on-speaker", "service doctor/web"),
+        "{text}"
+    );
     insta::assert_snapshot!("lb_local_no_backend_on_speaker", text);
     running_pod(&client, NS, "web-1", "w-1", json!({ "app": "web" })).await;
-    assert!(doctor(&client).await.0.is_empty(), "a backend on a speaker suffices");
+    assert!(
+        doctor(&client).await.0.is_empty(),
+        "a backend on a speaker suffices"
+    );
 
     // A node NotReady because its Cilium agent is not ready.
     let system: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
-    merge_status(&system, "cilium-w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "False" }] } })).await;
+    merge_status(
+        &system,
+        "cilium-w-2",
+        json!({ "status": { "conditions": [{ "type": "Ready", "status": "False" }] } }),
+    )
+    .await;
     merge_status(&nodes, "w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "False", "reason": "KubeletNotReady",
         "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized" }] } })).await;
     let (found, text) = doctor(&client).await;
     assert_eq!(found, only("node-not-ready", "node w-2"), "{text}");
-    assert!(text.contains("the Cilium agent on this node is not ready"), "{text}");
+    assert!(
+        text.contains("the Cilium agent on this node is not ready"),
+        "{text}"
+    );
     insta::assert_snapshot!("node_not_ready", text);
-    merge_status(&system, "cilium-w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "True" }] } })).await;
+    merge_status(
+        &system,
+        "cilium-w-2",
+        json!({ "status": { "conditions": [{ "type": "Ready", "status": "True" }] } }),
+    )
+    .await;
     merge_status(&nodes, "w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok" }] } })).await;
     assert!(doctor(&client).await.0.is_empty());
 
     // A pod the real scheduler cannot place.
-    create(&pods, json!({ "metadata": { "name": "hungry", "namespace": NS },
+    create(
+        &pods,
+        json!({ "metadata": { "name": "hungry", "namespace": NS },
         "spec": { "containers": [{ "name": "c", "image": "registry.invalid/app:1",
-            "resources": { "requests": { "memory": "64Gi" } } }] } })).await;
+            "resources": { "requests": { "memory": "64Gi" } } }] } }),
+    )
+    .await;
     let mut found = BTreeSet::new();
     let mut text = String::new();
     for _ in 0..100 {
@@ -404,14 +553,21 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(found, only("pod-pending", "pod doctor/hungry"), "{text}");
-    assert!(text.contains("Insufficient memory"), "the scheduler's own words: {text}");
+    assert!(
+        text.contains("Insufficient memory"),
+        "the scheduler's own words: {text}"
+    );
     insta::assert_snapshot!("pod_pending", text);
     force_delete(&pods, "hungry").await;
 
     // A workload bound to a control plane although lab.yaml keeps them free.
     running_pod(&client, NS, "sneaky", "cp-1", json!({ "app": "sneaky" })).await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("workload-on-control-plane", "pod doctor/sneaky"), "{text}");
+    assert_eq!(
+        found,
+        only("workload-on-control-plane", "pod doctor/sneaky"),
+        "{text}"
+    );
     insta::assert_snapshot!("workload_on_control_plane", text);
     force_delete(&pods, "sneaky").await;
 
@@ -419,7 +575,11 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
     create(&pvs, local_pv("data-w-9", "w-9")).await;
     let (found, text) = doctor(&client).await;
-    assert_eq!(found, only("local-volume-on-gone-node", "persistentvolume data-w-9"), "{text}");
+    assert_eq!(
+        found,
+        only("local-volume-on-gone-node", "persistentvolume data-w-9"),
+        "{text}"
+    );
     insta::assert_snapshot!("local_volume_on_gone_node", text);
     let _ = pvs.delete("data-w-9", &DeleteParams::default()).await;
 

@@ -28,7 +28,9 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
     let subject = format!("service {}", name(&service.metadata));
     let ns = service.metadata.namespace.clone().unwrap_or_default();
     let svc = service.metadata.name.clone().unwrap_or_default();
-    let mut evidence = vec![format!("{subject}: type LoadBalancer, no external IP (<pending>)")];
+    let mut evidence = vec![format!(
+        "{subject}: type LoadBalancer, no external IP (<pending>)"
+    )];
     if let Some(c) = service
         .status
         .as_ref()
@@ -78,9 +80,11 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
                 format!("kubectl -n {ns} annotate service {svc} lbipam.cilium.io/ips=<an address inside a pool> --overwrite"),
                 "ask for an address a pool holds",
             )];
-            fixes.extend(snapshot.pools.first().and_then(|p| {
-                lab_change(p, "blocks", format!("add a block holding {requested}"))
-            }));
+            fixes.extend(
+                snapshot.pools.first().and_then(|p| {
+                    lab_change(p, "blocks", format!("add a block holding {requested}"))
+                }),
+            );
             return finding(
                 "lb-pending-ip-outside-pools",
                 format!("{subject} asks for {requested}, which lies in no LoadBalancer pool"),
@@ -185,7 +189,11 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
         }));
         let mut fixes = Vec::new();
         for pool in &enabled {
-            fixes.extend(lab_change(pool, "blocks", "add a block (or widen one) to the pool".to_string()));
+            fixes.extend(lab_change(
+                pool,
+                "blocks",
+                "add a block (or widen one) to the pool".to_string(),
+            ));
         }
         fixes.push(Fix::command(
             "kubectl get services -A --field-selector spec.type=LoadBalancer",
@@ -204,7 +212,9 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
         rule: "lb-pending",
         severity: Severity::Warning,
         subject: subject.clone(),
-        problem: format!("{subject} has no external IP yet although a pool with free addresses selects it"),
+        problem: format!(
+            "{subject} has no external IP yet although a pool with free addresses selects it"
+        ),
         evidence,
         root_cause: None,
         fixes: vec![Fix::command(
@@ -233,7 +243,11 @@ fn pool_summary(pool: &CiliumLoadBalancerIpPool) -> String {
     format!(
         "pool {}{}: blocks [{}], selects {}",
         pool.metadata.name.as_deref().unwrap_or(""),
-        if pools::disabled(pool) { " (disabled)" } else { "" },
+        if pools::disabled(pool) {
+            " (disabled)"
+        } else {
+            ""
+        },
         blocks.join(", "),
         selector
     )

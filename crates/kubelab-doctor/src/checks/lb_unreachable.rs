@@ -76,9 +76,11 @@ pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>
         }
         if announcing.is_empty() {
             let evidence = std::iter::once(assigned.clone())
-                .chain(speakers.iter().map(|s| {
-                    format!("speaker {s} carries {EXCLUDE_FROM_LB}")
-                }))
+                .chain(
+                    speakers
+                        .iter()
+                        .map(|s| format!("speaker {s} carries {EXCLUDE_FROM_LB}")),
+                )
                 .collect();
             let first = speakers.iter().next().cloned().unwrap_or_default();
             out.push(Finding {

@@ -33,15 +33,12 @@ pub(super) fn check(_intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding
         }
         let pv = volume.metadata.name.clone().unwrap_or_default();
         let class = spec.storage_class_name.clone().unwrap_or_default();
-        let claim = spec
-            .claim_ref
-            .as_ref()
-            .map(|c| {
-                (
-                    c.namespace.clone().unwrap_or_default(),
-                    c.name.clone().unwrap_or_default(),
-                )
-            });
+        let claim = spec.claim_ref.as_ref().map(|c| {
+            (
+                c.namespace.clone().unwrap_or_default(),
+                c.name.clone().unwrap_or_default(),
+            )
+        });
         let mut evidence = vec![format!(
             "PersistentVolume {pv} (class {class}) requires node {}",
             hosts.join(" or ")

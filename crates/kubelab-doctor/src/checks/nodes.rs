@@ -64,7 +64,8 @@ pub(super) fn check(_intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding
                 ));
                 let (ns, pod_name) = pod.split_once('/').unwrap_or(("kube-system", &pod));
                 (
-                    "the Cilium agent on this node is not ready, so the node has no CNI".to_string(),
+                    "the Cilium agent on this node is not ready, so the node has no CNI"
+                        .to_string(),
                     vec![Fix::command(
                         format!("kubectl -n {ns} logs {pod_name} -c cilium-agent"),
                         "the agent's log says why it is not ready",

@@ -107,7 +107,10 @@ fn explain(reason: &str) -> (String, Option<Fix>) {
             )),
         );
     }
-    if lower.contains("node affinity") || lower.contains("node selector") || lower.contains("nodeselector") {
+    if lower.contains("node affinity")
+        || lower.contains("node selector")
+        || lower.contains("nodeselector")
+    {
         return (
             format!("{reason}: no node has the labels the pod asks for (arch, role or a custom label)"),
             Some(Fix::command(
@@ -128,7 +131,10 @@ fn explain(reason: &str) -> (String, Option<Fix>) {
     if lower.contains("free ports") {
         return (
             format!("{reason}: a hostPort is taken"),
-            Some(Fix::command("kubectl get pods -A -o wide", "find the pod holding the port")),
+            Some(Fix::command(
+                "kubectl get pods -A -o wide",
+                "find the pod holding the port",
+            )),
         );
     }
     (reason.to_string(), None)

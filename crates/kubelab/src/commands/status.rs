@@ -1,0 +1,91 @@
+//! `kubelab status`: glue between the command line and `kubelab_doctor`'s status view. Also
+//! holds what `doctor` shares with it: finding the kubeconfig and taking the snapshot.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kubelab_doctor::{Intent, Snapshot, Status};
+
+use crate::cli::{ClusterArgs, OutputFormat, StatusArgs};
+use crate::output::Style;
+use crate::workspace::{default_kubeconfig, LoadError, Workspace};
+
+pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
+    let (intent, snapshot) = match look(&args.cluster, style)? {
+        Ok(looked) => looked,
+        Err(code) => return Ok(code),
+    };
+    let status = Status::build(&intent, &snapshot);
+    match args.output {
+        OutputFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?
+        ),
+        OutputFormat::Text => crate::out!("{}", kubelab_doctor::render_status(&status)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lab's intent and one snapshot of the cluster, or the exit code when the lab is wrong.
+pub fn look(
+    args: &ClusterArgs,
+    style: Style,
+) -> Result<Result<(Intent, Snapshot), ExitCode>, String> {
+    let workspace = match Workspace::load(&args.lab, style) {
+        Ok(w) => w,
+        Err(LoadError::Findings) => return Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
+        Err(LoadError::Failure(e)) => return Err(e),
+    };
+    let intent = Intent::from_lab(
+        &workspace.lab,
+        &args.lab.lab.display().to_string(),
+        Some(&workspace.spans),
+    );
+    let path = kubeconfig_path(args, &workspace.lab.metadata.name)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+    let runtime = super::live::runtime()?;
+    let wait = Duration::from_secs(args.timeout_seconds.max(1));
+    let snapshot = runtime.block_on(async {
+        let client = kubelab_live::kubernetes::client(&bytes)
+            .await
+            .map_err(|e| super::live::chain(&e))?;
+        tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
+            .await
+            .map_err(|_| {
+                format!(
+                    "the cluster did not answer within {}s ({})",
+                    wait.as_secs(),
+                    path.display()
+                )
+            })?
+            .map_err(|e| chain(&e))
+    })?;
+    Ok(Ok((intent, snapshot)))
+}
+
+/// As kubectl looks: the flag, then `$KUBECONFIG` (its first file that exists), then the file
+/// `kubelab up` wrote.
+fn kubeconfig_path(args: &ClusterArgs, cluster: &str) -> Result<PathBuf, String> {
+    if let Some(path) = &args.kubeconfig {
+        return Ok(path.clone());
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        if let Some(found) = std::env::split_paths(&list).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    default_kubeconfig(cluster)
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
