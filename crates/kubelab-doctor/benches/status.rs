@@ -43,18 +43,22 @@ fn snapshot() -> Snapshot {
         .collect();
     let pools = [("a", "10.10.100.0/24"), ("b", "10.10.101.0/24")]
         .iter()
-        .map(|(name, cidr)| json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
-            "metadata": { "name": name }, "spec": { "blocks": [{ "cidr": cidr }] } }))
+        .map(|(name, cidr)| {
+            json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
+            "metadata": { "name": name }, "spec": { "blocks": [{ "cidr": cidr }] } })
+        })
         .collect::<Vec<_>>();
     let configs: Vec<_> = (0..25)
         .map(|i| json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig",
             "metadata": { "name": format!("node-{i:02}") }, "spec": { "bgpInstances": [] },
             "status": { "bgpInstances": [{ "name": "homelab", "peers": [{ "name": "router", "peerAddress": "10.0.0.1", "peeringState": "established" }] }] } }))
         .collect();
-    let ads = vec![json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPAdvertisement",
+    let ads = vec![
+        json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPAdvertisement",
         "metadata": { "name": "lb" }, "spec": { "advertisements": [{ "advertisementType": "Service",
             "service": { "addresses": ["LoadBalancerIP"] },
-            "selector": { "matchExpressions": [{ "key": "x", "operator": "NotIn", "values": ["never"] }] } }] } })];
+            "selector": { "matchExpressions": [{ "key": "x", "operator": "NotIn", "values": ["never"] }] } }] } }),
+    ];
     serde_json::from_value(json!({
         "nodes": nodes, "pods": pods, "services": services, "claims": [], "volumes": [],
         "pools": pools, "bgp_node_configs": configs, "advertisements": ads

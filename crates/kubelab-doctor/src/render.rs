@@ -51,8 +51,10 @@ pub fn render_findings(findings: &[Finding], unseen: &[Unseen]) -> String {
         ));
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
-    if findings.is_empty() {
+    if findings.is_empty() && unseen.is_empty() {
         out.push_str("no problems found\n");
+    } else if findings.is_empty() {
+        out.push_str("no problems found in what could be seen\n");
     } else {
         out.push_str(&format!(
             "{} error(s), {} warning(s), {} note(s)\n",
@@ -78,7 +80,7 @@ pub fn sarif(findings: &[Finding]) -> Value {
                 Severity::Warning => "warning",
                 Severity::Info => "note",
             };
-            let mut text = f.problem.clone();
+            let mut text = format!("{}.", f.problem);
             if let Some(cause) = &f.root_cause {
                 text.push_str(&format!(" Cause: {cause}."));
             }
