@@ -20,6 +20,20 @@ pub struct Intent {
     pub lines: BTreeMap<String, usize>,
     /// The lab file's name as the user gave it, for `lab.yaml:12` in fixes.
     pub file: String,
+    /// The lab's certificates the caller could read (kubeconfig, talosconfig, their CAs).
+    pub certificates: Vec<Certificate>,
+    /// Now, as Unix seconds, for certificate expiry (injected, so tests fix the clock).
+    pub now_unix: i64,
+}
+
+/// A certificate the lab's tools depend on, and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Where it is, e.g. `kubeconfig client certificate`.
+    pub what: String,
+    /// A CA (re-keying it rebuilds the cluster) rather than a client certificate.
+    pub authority: bool,
+    pub not_after_unix: i64,
 }
 
 /// Pointers a fix may name.
@@ -55,6 +69,8 @@ impl Intent {
                 .collect(),
             lines: BTreeMap::new(),
             file: file.to_string(),
+            certificates: Vec::new(),
+            now_unix: 0,
         };
         if let Some(spans) = spans {
             let mut pointers = vec![
@@ -85,4 +101,51 @@ impl Intent {
     pub fn line(&self, pointer: &str) -> Option<usize> {
         self.lines.get(pointer).copied()
     }
+}
+
+/// The PEM certificates in a kubeconfig's current context: the client certificate and the
+/// cluster's CA (`*-data` fields; file references are left to kubectl). Unreadable parts are
+/// skipped: expiry is advice, and the connection itself reports a broken kubeconfig.
+pub fn kubeconfig_certificates(kubeconfig: &[u8]) -> Vec<(String, bool, Vec<u8>)> {
+    use base64::Engine as _;
+    let Ok(parsed) = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(kubeconfig))
+    else {
+        return Vec::new();
+    };
+    let decode = |b64: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+    };
+    let context = parsed
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == parsed.current_context.as_ref())
+        .and_then(|c| c.context.as_ref());
+    let mut out = Vec::new();
+    if let Some(context) = context {
+        let auth = parsed
+            .auth_infos
+            .iter()
+            .find(|a| context.user.as_deref() == Some(a.name.as_str()))
+            .and_then(|a| a.auth_info.as_ref());
+        if let Some(pem) = auth
+            .and_then(|a| a.client_certificate_data.as_deref())
+            .and_then(decode)
+        {
+            out.push(("kubeconfig client certificate".to_string(), false, pem));
+        }
+        let cluster = parsed
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)
+            .and_then(|c| c.cluster.as_ref());
+        if let Some(pem) = cluster
+            .and_then(|c| c.certificate_authority_data.as_deref())
+            .and_then(decode)
+        {
+            out.push(("Kubernetes CA (kubeconfig)".to_string(), true, pem));
+        }
+    }
+    out
 }

@@ -20,7 +20,7 @@ mod status;
 
 pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
-pub use intent::Intent;
+pub use intent::{kubeconfig_certificates, Certificate, Intent};
 pub use render::{render_findings, sarif};
 pub use snapshot::{fetch, FetchError, Snapshot, Unseen, MAX_LIST_CALLS};
 pub use status::{render_status, Status};

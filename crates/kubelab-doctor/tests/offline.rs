@@ -146,3 +146,72 @@ fn status_json_and_doctor_sarif_have_a_stable_shape() {
     insta::assert_json_snapshot!("status_json", Status::build(&intent, &s));
     insta::assert_json_snapshot!("doctor_sarif", sarif(&diagnose(&intent, &s)));
 }
+
+#[test]
+fn certificates_within_30_days_are_found_expired_ones_are_errors() {
+    use kubelab_doctor::{Certificate, Severity};
+    let day = 24 * 3600;
+    let now = 1_800_000_000;
+    let cert = |what: &str, authority, days: i64| Certificate {
+        what: what.into(),
+        authority,
+        not_after_unix: now + days * day,
+    };
+    let intent = Intent {
+        now_unix: now,
+        certificates: vec![
+            cert("kubeconfig client certificate", false, 12),
+            cert("talosconfig client certificate", false, -2),
+            cert("Kubernetes CA (kubeconfig)", true, 3650),
+            cert("Talos CA (talosconfig)", true, 31),
+        ],
+        ..Intent::default()
+    };
+    let findings = diagnose(&intent, &snapshot(json!({})));
+    let found: Vec<(&str, Severity, &str)> = findings
+        .iter()
+        .map(|f| (f.subject.as_str(), f.severity, f.problem.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "talosconfig client certificate",
+                Severity::Error,
+                "the talosconfig client certificate expired 2 day(s) ago"
+            ),
+            (
+                "kubeconfig client certificate",
+                Severity::Warning,
+                "the kubeconfig client certificate expires in 12 day(s)"
+            ),
+        ]
+    );
+    insta::assert_snapshot!(render_findings(&findings, &[]));
+}
+
+#[test]
+fn kubeconfig_certificates_come_from_the_current_context() {
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
+        clusters:\n- name: other\n  cluster: { server: 'https://x', certificate-authority-data: b3RoZXI= }\n\
+        - name: lab\n  cluster: { server: 'https://y', certificate-authority-data: Y2E= }\n\
+        users:\n- name: admin\n  user: { client-certificate-data: Y3J0, client-key-data: a2V5 }\n\
+        contexts:\n- name: lab\n  context: { cluster: lab, user: admin }\n";
+    let found = kubelab_doctor::kubeconfig_certificates(kubeconfig.as_bytes());
+    assert_eq!(
+        found,
+        [
+            (
+                "kubeconfig client certificate".to_string(),
+                false,
+                b"crt".to_vec()
+            ),
+            (
+                "Kubernetes CA (kubeconfig)".to_string(),
+                true,
+                b"ca".to_vec()
+            ),
+        ]
+    );
+    assert!(kubelab_doctor::kubeconfig_certificates(b"not: [yaml").is_empty());
+}

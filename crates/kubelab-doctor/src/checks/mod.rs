@@ -2,6 +2,7 @@
 //! function of the snapshot and the intent, and stays silent about kinds the snapshot could
 //! not see.
 
+mod certificates;
 mod control_planes;
 mod lb_pending;
 mod lb_unreachable;
@@ -26,6 +27,7 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
     pending_pods::check(intent, snapshot, &mut findings);
     control_planes::check(intent, snapshot, &mut findings);
     local_volumes::check(intent, snapshot, &mut findings);
+    certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

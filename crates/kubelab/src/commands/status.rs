@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kubelab_doctor::{Intent, Snapshot, Status};
+use kubelab_doctor::{Certificate, Intent, Snapshot, Status};
 
 use crate::cli::{ClusterArgs, OutputFormat, StatusArgs};
 use crate::output::Style;
@@ -37,7 +37,7 @@ pub fn look(
         Err(LoadError::Findings) => return Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
         Err(LoadError::Failure(e)) => return Err(e),
     };
-    let intent = Intent::from_lab(
+    let mut intent = Intent::from_lab(
         &workspace.lab,
         &args.lab.lab.display().to_string(),
         Some(&workspace.spans),
@@ -45,6 +45,8 @@ pub fn look(
     let path = kubeconfig_path(args, &workspace.lab.metadata.name)?;
     let bytes = std::fs::read(&path)
         .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+    intent.now_unix = Workspace::now().unix_timestamp();
+    intent.certificates = certificates(&bytes, &workspace.lab_dir);
     let runtime = super::live::runtime()?;
     let wait = Duration::from_secs(args.timeout_seconds.max(1));
     let snapshot = runtime.block_on(async {
@@ -63,6 +65,33 @@ pub fn look(
             .map_err(|e| chain(&e))
     })?;
     Ok(Ok((intent, snapshot)))
+}
+
+/// The certificates the user's access depends on: the kubeconfig's, and the rendered
+/// talosconfig's when `kubelab render` wrote one beside the lab. Unreadable ones are skipped
+/// (expiry is advice; the connection reports a broken kubeconfig itself).
+fn certificates(kubeconfig: &[u8], lab_dir: &std::path::Path) -> Vec<Certificate> {
+    let mut pems = kubelab_doctor::kubeconfig_certificates(kubeconfig);
+    let talosconfig = lab_dir.join("rendered/talos/talosconfig");
+    if let Some(kubelab_talos_api::Credentials::Admin {
+        ca_pem, crt_pem, ..
+    }) = std::fs::read_to_string(&talosconfig)
+        .ok()
+        .and_then(|text| kubelab_talos_api::Talosconfig::parse(&text).ok())
+        .and_then(|t| t.current().ok()?.credentials().ok())
+    {
+        pems.push(("talosconfig client certificate".to_string(), false, crt_pem));
+        pems.push(("Talos CA (talosconfig)".to_string(), true, ca_pem));
+    }
+    pems.into_iter()
+        .filter_map(|(what, authority, pem)| {
+            Some(Certificate {
+                what,
+                authority,
+                not_after_unix: kubelab_talos_api::client_certificate_expiry(&pem).ok()?,
+            })
+        })
+        .collect()
 }
 
 /// As kubectl looks: the flag, then `$KUBECONFIG` (its first file that exists), then the file
