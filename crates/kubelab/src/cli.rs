@@ -245,9 +245,15 @@ pub struct ClusterArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// Output format.
+    /// Output format (with --watch and json: one JSON object per line and refresh).
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Refresh in place until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between two refreshes with --watch.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval_seconds: u64,
 }
 
 #[derive(Args)]

@@ -95,3 +95,46 @@ fn doctor_without_a_kubeconfig_names_the_file_it_looked_for() {
         "{stderr}"
     );
 }
+
+#[test]
+fn status_watch_keeps_going_when_a_look_fails() {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = setup(&format!("127.0.0.1:{port}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args([
+            "status",
+            "--kubeconfig",
+            "kubeconfig",
+            "--watch",
+            "--interval-seconds",
+            "1",
+            "-o",
+            "json",
+        ])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Two refreshes, each an error line: the watch did not stop at the first failure.
+    for _ in 0..2 {
+        let line = lines.next().unwrap().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(
+            value["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot list the cluster's nodes"),
+            "{line}"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

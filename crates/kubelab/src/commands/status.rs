@@ -12,6 +12,9 @@ use crate::output::Style;
 use crate::workspace::{default_kubeconfig, LoadError, Workspace};
 
 pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
+    if args.watch {
+        return watch(&args, style);
+    }
     let (intent, snapshot) = match look(&args.cluster, style)? {
         Ok(looked) => looked,
         Err(code) => return Ok(code),
@@ -25,6 +28,37 @@ pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
         OutputFormat::Text => crate::out!("{}", kubelab_doctor::render_status(&status)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Redraws the status every interval until interrupted. A look that fails (the API server
+/// restarting) is shown in place of the screen and the watch goes on.
+fn watch(args: &StatusArgs, style: Style) -> Result<ExitCode, String> {
+    loop {
+        let screen = match look(&args.cluster, style) {
+            Ok(Ok((intent, snapshot))) => Ok(Status::build(&intent, &snapshot)),
+            Ok(Err(code)) => return Ok(code),
+            Err(e) => Err(e),
+        };
+        match (args.output, screen) {
+            (OutputFormat::Json, Ok(status)) => crate::outln!(
+                "{}",
+                serde_json::to_string(&status).map_err(|e| e.to_string())?
+            ),
+            (OutputFormat::Json, Err(e)) => {
+                crate::outln!("{}", serde_json::json!({ "error": e }))
+            }
+            (OutputFormat::Text, screen) => {
+                // Home the cursor and clear the screen: the refresh replaces the last one.
+                crate::out!("\x1b[H\x1b[2J");
+                match screen {
+                    Ok(status) => crate::out!("{}", kubelab_doctor::render_status(&status)),
+                    Err(e) => crate::outln!("{}", style.error_line(&e)),
+                }
+                crate::outln!("\nevery {}s; Ctrl-C ends", args.interval_seconds);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(args.interval_seconds));
+    }
 }
 
 /// The lab's intent and one snapshot of the cluster, or the exit code when the lab is wrong.
