@@ -219,11 +219,30 @@ async fn healthy_cluster(client: &Client) {
             .delete(&n.metadata.name.unwrap(), &DeleteParams::default())
             .await;
     }
+    // `.ci/run` runs kubelab-live's harness test first on the same server: its cilium
+    // DaemonSet would keep making pods for these nodes. Controllers go first, then every pod
+    // (no kubelet finishes a deletion, so they go with grace period 0) until none is left.
+    for ns in ["kube-system", NS] {
+        let daemonsets: Api<k8s_openapi::api::apps::v1::DaemonSet> =
+            Api::namespaced(client.clone(), ns);
+        for d in daemonsets.list(&ListParams::default()).await.unwrap().items {
+            let _ = daemonsets
+                .delete(&d.metadata.name.unwrap(), &DeleteParams::default())
+                .await;
+        }
+    }
     let all_pods: Api<Pod> = Api::all(client.clone());
-    for p in all_pods.list(&ListParams::default()).await.unwrap().items {
-        let api: Api<Pod> =
-            Api::namespaced(client.clone(), p.metadata.namespace.as_deref().unwrap());
-        force_delete(&api, p.metadata.name.as_deref().unwrap()).await;
+    for _ in 0..50 {
+        let left = all_pods.list(&ListParams::default()).await.unwrap().items;
+        if left.is_empty() {
+            break;
+        }
+        for p in left {
+            let api: Api<Pod> =
+                Api::namespaced(client.clone(), p.metadata.namespace.as_deref().unwrap());
+            force_delete(&api, p.metadata.name.as_deref().unwrap()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     for s in services.list(&ListParams::default()).await.unwrap().items {
