@@ -215,3 +215,64 @@ fn kubeconfig_certificates_come_from_the_current_context() {
     );
     assert!(kubelab_doctor::kubeconfig_certificates(b"not: [yaml").is_empty());
 }
+
+fn announced_service(labels: Value) -> Value {
+    json!({ "metadata": { "name": "web", "namespace": "apps", "labels": labels },
+        "spec": { "type": "LoadBalancer" },
+        "status": { "loadBalancer": { "ingress": [{ "ip": "10.10.100.1" }] } } })
+}
+
+/// kubelab's rendered advertisement (rendered/cluster/cilium-config/bgp.yaml).
+fn kubelab_advertisement() -> Value {
+    json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPAdvertisement", "metadata": { "name": "kubelab" },
+        "spec": { "advertisements": [{ "advertisementType": "Service", "service": { "addresses": ["LoadBalancerIP"] },
+            "selector": { "matchExpressions": [{ "key": "kubelab.dev/no-bgp", "operator": "NotIn", "values": ["true"] }] } }] } })
+}
+
+#[test]
+fn a_service_opted_out_of_kubelabs_advertisement_is_told_how_to_opt_back_in() {
+    let cluster = |labels| {
+        snapshot(json!({
+            "nodes": [{ "metadata": { "name": "w-1" }, "status": { "conditions": [{ "type": "Ready", "status": "True" }] } }],
+            "pools": [pool("default", json!({ "blocks": [{ "cidr": "10.10.100.0/26" }] }))],
+            "bgp_node_configs": [{ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig", "metadata": { "name": "w-1" }, "spec": { "bgpInstances": [] } }],
+            "advertisements": [kubelab_advertisement()],
+            "services": [announced_service(labels)]
+        }))
+    };
+    assert!(diagnose(&Intent::default(), &cluster(json!({}))).is_empty());
+    let findings = diagnose(
+        &Intent::default(),
+        &cluster(json!({ "kubelab.dev/no-bgp": "true" })),
+    );
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].rule, "lb-not-advertised");
+    insta::assert_snapshot!(render_findings(&findings, &[]));
+}
+
+#[test]
+fn a_pool_in_conflict_assigns_nothing() {
+    let cluster = |status: &str| {
+        let mut p = pool(
+            "default",
+            json!({ "blocks": [{ "cidr": "10.10.100.0/26" }] }),
+        );
+        p["status"] = json!({ "conditions": [{ "type": "cilium.io/PoolConflict", "status": status,
+            "reason": "cidr_overlap", "message": "Pool overlaps with CIDR of pool 'other'",
+            "lastTransitionTime": "2026-12-02T00:00:00Z" }] });
+        snapshot(json!({ "pools": [p], "services": [pending_service()] }))
+    };
+    let intent = Intent {
+        pools: [("default".to_string(), 0)].into(),
+        file: "lab.yaml".into(),
+        ..Intent::default()
+    };
+    let findings = diagnose(&intent, &cluster("True"));
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].rule, "lb-pending-pool-conflict");
+    insta::assert_snapshot!(render_findings(&findings, &[]));
+    // Without the conflict the pool has room: the cause is not known, and doctor says so.
+    let findings = diagnose(&intent, &cluster("False"));
+    assert_eq!(findings[0].rule, "lb-pending");
+    assert_eq!(findings[0].root_cause, None);
+}

@@ -171,7 +171,50 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
         );
     }
 
-    // 4. Every enabled selecting pool is full.
+    // 4. Every enabled selecting pool overlaps another: LB-IPAM assigns from none of them.
+    let conflict = |p: &CiliumLoadBalancerIpPool| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == "cilium.io/PoolConflict" && c.status == "True")
+            .map(|c| c.message.clone())
+    };
+    let usable: Vec<&&CiliumLoadBalancerIpPool> =
+        selecting.iter().filter(|p| !pools::disabled(p)).collect();
+    if usable.iter().all(|p| conflict(p).is_some()) {
+        let mut evidence = evidence.clone();
+        for pool in &usable {
+            evidence.push(format!(
+                "pool {}: condition cilium.io/PoolConflict=True: {}",
+                pool.metadata.name.as_deref().unwrap_or(""),
+                conflict(pool).unwrap_or_default()
+            ));
+        }
+        let mut fixes = Vec::new();
+        for pool in &usable {
+            fixes.extend(lab_change(
+                pool,
+                "blocks",
+                "give the pool blocks no other pool overlaps (`kubelab check` finds overlaps between lab.yaml's pools)".to_string(),
+            ));
+        }
+        fixes.push(Fix::command(
+            "kubectl get ciliumloadbalancerippools -o wide",
+            "find the other pool (one not from lab.yaml?) holding the same addresses",
+        ));
+        return finding(
+            "lb-pending-pool-conflict",
+            format!("{subject} gets no address: its pools overlap another pool"),
+            evidence,
+            "Cilium's LB-IPAM assigns nothing from a pool whose blocks overlap another pool's"
+                .to_string(),
+            fixes,
+        );
+    }
+
+    // 5. Every enabled selecting pool is full.
     let enabled: Vec<&&CiliumLoadBalancerIpPool> =
         selecting.iter().filter(|p| !pools::disabled(p)).collect();
     if enabled

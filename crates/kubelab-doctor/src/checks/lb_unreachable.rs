@@ -14,6 +14,9 @@ use crate::finding::{Fix, Severity};
 use crate::intent::BGP_SPEAKERS;
 use crate::pools;
 
+/// The label kubelab's rendered advertisement lets a service opt out with.
+const NO_BGP: &str = "kubelab.dev/no-bgp";
+
 pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>) {
     peers_down(snapshot, out);
     // The speakers: nodes Cilium made a BGP node config for, else the ones lab.yaml names.
@@ -60,17 +63,46 @@ pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>
                     ad.metadata.name.as_deref().unwrap_or("")
                 ));
             }
+            let opted_out = service
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(NO_BGP))
+                .is_some_and(|v| v == "true");
+            let kubelab_ad = snapshot
+                .advertisements
+                .iter()
+                .any(|a| a.metadata.name.as_deref() == Some("kubelab"));
+            let (svc, ns) = (
+                service.metadata.name.clone().unwrap_or_default(),
+                service.metadata.namespace.clone().unwrap_or_default(),
+            );
+            let (root_cause, fixes) = if opted_out && kubelab_ad {
+                evidence.push(format!("service label {NO_BGP}=true"));
+                (
+                    format!("the service opts out of kubelab's advertisement with {NO_BGP}=true"),
+                    vec![Fix::command(
+                        format!("kubectl -n {ns} label service {svc} {NO_BGP}-"),
+                        "remove the opt-out label",
+                    )],
+                )
+            } else {
+                (
+                    "no CiliumBGPAdvertisement of type Service with LoadBalancerIP addresses selects the service (a missing selector selects nothing)".to_string(),
+                    vec![Fix::command(
+                        "kubelab render && kubectl apply -f rendered/cluster/cilium-config/bgp.yaml",
+                        "kubelab's advertisement `kubelab` selects every LoadBalancer service without the kubelab.dev/no-bgp label (or add the service's labels to your own advertisement's selector)",
+                    )],
+                )
+            };
             out.push(Finding {
                 rule: "lb-not-advertised",
                 severity: Severity::Error,
                 subject: subject.clone(),
                 problem: format!("{subject}'s address is never announced to the router"),
                 evidence,
-                root_cause: Some("no CiliumBGPAdvertisement of type Service with LoadBalancerIP addresses selects the service (a missing selector selects nothing)".to_string()),
-                fixes: vec![Fix::command(
-                    "kubelab render && kubectl apply -f rendered/cluster/",
-                    "kubelab renders an advertisement selecting every LoadBalancer service; apply it (or add the service's labels to your own advertisement's selector)",
-                )],
+                root_cause: Some(root_cause),
+                fixes,
             });
             continue;
         }
