@@ -48,6 +48,10 @@ pub enum Command {
     Down(DownArgs),
     /// Compare each node's running Talos config with the rendered one (exit 1 on drift).
     Diff(DiffArgs),
+    /// One screen of the running cluster: nodes, Cilium, BGP sessions, pools, LoadBalancers, claims.
+    Status(StatusArgs),
+    /// Find what is wrong with the running cluster, with the root cause and the fix (exit 1).
+    Doctor(DoctorArgs),
     /// Print the JSON Schema of lab.yaml (for editor completion) or its reference page.
     Schema(SchemaArgs),
     /// Print shell completions.
@@ -227,6 +231,61 @@ pub struct DiffArgs {
     /// Compare with the running nodes (required: the rendered tree's diff is `kubelab render --diff`).
     #[arg(long = "live", id = "compare_live")]
     pub compare_live: bool,
+}
+
+/// How `status` and `doctor` reach the cluster.
+#[derive(Args, Clone)]
+pub struct ClusterArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The kubeconfig [default: the first file in $KUBECONFIG, else the one `kubelab up` wrote,
+    /// ~/.config/kubelab/<cluster>.kubeconfig].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long the look at the cluster may take, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format (with --watch and json: one JSON object per line and refresh).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Refresh in place until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between two refreshes with --watch.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval_seconds: u64,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub output: DoctorFormat,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value_t = DoctorFailOn::Warning)]
+    pub fail_on: DoctorFailOn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFailOn {
+    Info,
+    Warning,
+    Error,
 }
 
 #[derive(Subcommand)]

@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         cli::Command::Up(args) => commands::up::run(args, style),
         cli::Command::Down(args) => commands::down::run(args, style),
         cli::Command::Diff(args) => commands::diff::run(args, style),
+        cli::Command::Status(args) => commands::status::run(args, style),
+        cli::Command::Doctor(args) => commands::doctor::run(args, style),
         cli::Command::Schema(args) => commands::schema::run(args),
         cli::Command::Completions(args) => commands::completions::run(args),
         cli::Command::Backup(args) => commands::backup::run(args, style),

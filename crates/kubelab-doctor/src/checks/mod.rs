@@ -1,0 +1,114 @@
+//! The checks, one module each; [`diagnose`] runs them all on one snapshot. Each is a pure
+//! function of the snapshot and the intent, and stays silent about kinds the snapshot could
+//! not see.
+
+mod certificates;
+mod control_planes;
+mod lb_pending;
+mod lb_unreachable;
+mod local_volumes;
+mod nodes;
+mod pending_pods;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::finding::Finding;
+use crate::intent::Intent;
+use crate::snapshot::Snapshot;
+
+/// Every finding, errors first, then by rule and subject (a stable order for output and tests).
+pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    nodes::check(intent, snapshot, &mut findings);
+    lb_pending::check(intent, snapshot, &mut findings);
+    lb_unreachable::check(intent, snapshot, &mut findings);
+    pending_pods::check(intent, snapshot, &mut findings);
+    control_planes::check(intent, snapshot, &mut findings);
+    local_volumes::check(intent, snapshot, &mut findings);
+    certificates::check(intent, &mut findings);
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(b.rule))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+    findings
+}
+
+pub(crate) fn name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    match &meta.namespace {
+        Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or("")),
+        None => meta.name.clone().unwrap_or_default(),
+    }
+}
+
+pub(crate) fn labels(node: &Node) -> BTreeMap<String, String> {
+    node.metadata.labels.clone().unwrap_or_default()
+}
+
+/// A condition's (status, reason, message) on a node.
+pub(crate) fn node_condition<'a>(
+    node: &'a Node,
+    kind: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::NodeCondition> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+}
+
+pub(crate) fn pod_condition<'a>(
+    pod: &'a Pod,
+    kind: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+}
+
+pub(crate) fn pod_ready(pod: &Pod) -> bool {
+    pod_condition(pod, "Ready").is_some_and(|c| c.status == "True")
+}
+
+pub(crate) fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.node_name.as_deref()
+}
+
+/// Cilium's agent pods (the chart's `k8s-app: cilium` label).
+pub(crate) fn is_cilium_agent(pod: &Pod) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("k8s-app"))
+        .is_some_and(|v| v == "cilium")
+}
+
+/// The node's InternalIP, for talosctl commands.
+pub(crate) fn internal_ip(node: &Node) -> Option<&str> {
+    node.status
+        .as_ref()?
+        .addresses
+        .as_ref()?
+        .iter()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address.as_str())
+}
+
+pub(crate) fn is_control_plane(intent: &Intent, node: &Node) -> bool {
+    let name = node.metadata.name.as_deref().unwrap_or("");
+    let l = labels(node);
+    intent.control_planes.contains(name)
+        || l.contains_key("node-role.kubernetes.io/control-plane")
+        || l.contains_key("node-role.kubernetes.io/master")
+}
+
+/// The label Talos puts on control planes and Cilium's BGP honours: no LoadBalancer
+/// announcements from nodes carrying it.
+pub(crate) const EXCLUDE_FROM_LB: &str = "node.kubernetes.io/exclude-from-external-load-balancers";

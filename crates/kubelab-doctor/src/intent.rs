@@ -1,0 +1,151 @@
+//! What lab.yaml asked for, as far as the checks compare it with the cluster, and where in
+//! lab.yaml each part is written (for fixes that name a line).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kubelab_spec::model::Role;
+use kubelab_spec::{Lab, SpanIndex};
+
+/// The lab's intent, read from the model (never re-derived from rendered files).
+#[derive(Debug, Clone, Default)]
+pub struct Intent {
+    /// `cluster.allowSchedulingOnControlPlanes`.
+    pub control_planes_schedulable: bool,
+    pub control_planes: BTreeSet<String>,
+    /// Nodes lab.yaml makes BGP speakers.
+    pub speakers: BTreeSet<String>,
+    /// LoadBalancer pool name → its index in `loadBalancer.pools`.
+    pub pools: BTreeMap<String, usize>,
+    /// JSON pointer → 1-based line in lab.yaml, for the pointers fixes may name.
+    pub lines: BTreeMap<String, usize>,
+    /// The lab file's name as the user gave it, for `lab.yaml:12` in fixes.
+    pub file: String,
+    /// The lab's certificates the caller could read (kubeconfig, talosconfig, their CAs).
+    pub certificates: Vec<Certificate>,
+    /// Now, as Unix seconds, for certificate expiry (injected, so tests fix the clock).
+    pub now_unix: i64,
+}
+
+/// A certificate the lab's tools depend on, and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// Where it is, e.g. `kubeconfig client certificate`.
+    pub what: String,
+    /// A CA (re-keying it rebuilds the cluster) rather than a client certificate.
+    pub authority: bool,
+    pub not_after_unix: i64,
+}
+
+/// Pointers a fix may name.
+pub(crate) const SCHEDULE_ON_CONTROL_PLANES: &str = "/cluster/allowSchedulingOnControlPlanes";
+pub(crate) const BGP_SPEAKERS: &str = "/bgp/speakers";
+
+pub(crate) fn pool_pointer(index: usize, field: &str) -> String {
+    format!("/loadBalancer/pools/{index}/{field}")
+}
+
+impl Intent {
+    /// The intent of `lab`; with `spans`, fixes name lab.yaml lines.
+    pub fn from_lab(lab: &Lab, file: &str, spans: Option<&SpanIndex>) -> Self {
+        let mut intent = Intent {
+            control_planes_schedulable: lab.cluster.allow_scheduling_on_control_planes,
+            control_planes: lab
+                .nodes
+                .iter()
+                .filter(|n| n.role == Role::Controlplane)
+                .map(|n| n.name.clone())
+                .collect(),
+            speakers: lab
+                .bgp_speakers()
+                .into_iter()
+                .map(|(_, n)| n.name.clone())
+                .collect(),
+            pools: lab
+                .load_balancer
+                .pools
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.name.clone(), i))
+                .collect(),
+            lines: BTreeMap::new(),
+            file: file.to_string(),
+            certificates: Vec::new(),
+            now_unix: 0,
+        };
+        if let Some(spans) = spans {
+            let mut pointers = vec![
+                SCHEDULE_ON_CONTROL_PLANES.to_string(),
+                BGP_SPEAKERS.to_string(),
+            ];
+            for i in 0..lab.load_balancer.pools.len() {
+                pointers.push(pool_pointer(i, "serviceSelector"));
+                pointers.push(pool_pointer(i, "blocks"));
+            }
+            let text = spans.source_text();
+            for pointer in pointers {
+                if let Some(span) = spans.nearest(&pointer) {
+                    let start = span.start.min(text.len());
+                    let line = text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1;
+                    intent.lines.insert(pointer, line);
+                }
+            }
+        }
+        intent
+    }
+
+    /// The lab.yaml line of `pointer` (or of its nearest written ancestor).
+    pub fn line(&self, pointer: &str) -> Option<usize> {
+        self.lines.get(pointer).copied()
+    }
+}
+
+/// The PEM certificates in a kubeconfig's current context: the client certificate and the
+/// cluster's CA (`*-data` fields; file references are left to kubectl). Unreadable parts are
+/// skipped: expiry is advice, and the connection itself reports a broken kubeconfig.
+pub fn kubeconfig_certificates(kubeconfig: &[u8]) -> Vec<(String, bool, Vec<u8>)> {
+    use base64::Engine as _;
+    let Ok(parsed) = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(kubeconfig))
+    else {
+        return Vec::new();
+    };
+    let decode = |b64: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+    };
+    let context = parsed
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == parsed.current_context.as_ref())
+        .and_then(|c| c.context.as_ref());
+    let mut out = Vec::new();
+    if let Some(context) = context {
+        let auth = parsed
+            .auth_infos
+            .iter()
+            .find(|a| context.user.as_deref() == Some(a.name.as_str()))
+            .and_then(|a| a.auth_info.as_ref());
+        if let Some(pem) = auth
+            .and_then(|a| a.client_certificate_data.as_deref())
+            .and_then(decode)
+        {
+            out.push(("kubeconfig client certificate".to_string(), false, pem));
+        }
+        let cluster = parsed
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)
+            .and_then(|c| c.cluster.as_ref());
+        if let Some(pem) = cluster
+            .and_then(|c| c.certificate_authority_data.as_deref())
+            .and_then(decode)
+        {
+            out.push(("Kubernetes CA (kubeconfig)".to_string(), true, pem));
+        }
+    }
+    out
+}

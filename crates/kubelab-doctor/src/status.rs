@@ -1,0 +1,360 @@
+//! `kubelab status`: the one-screen view of a snapshot, as a value (for `-o json`) and as
+//! text tables.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::checks::{
+    internal_ip, is_cilium_agent, is_control_plane, name, node_condition, node_name, pod_ready,
+};
+use crate::intent::Intent;
+use crate::pools;
+use crate::snapshot::{Snapshot, Unseen};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub nodes: Vec<NodeStatus>,
+    pub bgp_sessions: Vec<BgpSession>,
+    pub pools: Vec<PoolStatus>,
+    pub load_balancers: Vec<LoadBalancerStatus>,
+    /// Storage class → claims bound / pending.
+    pub claims_by_class: BTreeMap<String, ClaimCounts>,
+    pub pods: PodCounts,
+    pub unseen: Vec<Unseen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub role: &'static str,
+    pub address: Option<String>,
+    pub arch: String,
+    /// The OS image, e.g. `Talos (v1.14.7)`.
+    pub os: String,
+    pub kubelet: String,
+    pub ready: bool,
+    /// `None` when no agent pod runs there.
+    pub cilium_ready: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BgpSession {
+    pub node: String,
+    pub peer: String,
+    pub peer_asn: Option<i64>,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    pub name: String,
+    pub disabled: bool,
+    pub size: u64,
+    pub used: u64,
+    pub free: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBalancerStatus {
+    pub service: String,
+    /// Empty while `<pending>`.
+    pub ips: Vec<String>,
+    pub external_traffic_policy: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClaimCounts {
+    pub bound: usize,
+    pub pending: usize,
+    pub other: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PodCounts {
+    pub total: usize,
+    pub running: usize,
+    pub pending: usize,
+    pub failed: usize,
+}
+
+impl Status {
+    pub fn build(intent: &Intent, snapshot: &Snapshot) -> Status {
+        // Agents by node, built once: the pod list is the large one.
+        let mut agents: BTreeMap<&str, bool> = BTreeMap::new();
+        let mut pods = PodCounts::default();
+        for pod in &snapshot.pods {
+            pods.total += 1;
+            match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+                Some("Running") => pods.running += 1,
+                Some("Pending") => pods.pending += 1,
+                Some("Failed") => pods.failed += 1,
+                _ => {}
+            }
+            if is_cilium_agent(pod) {
+                if let Some(node) = node_name(pod) {
+                    let ready = agents.entry(node).or_insert(false);
+                    *ready |= pod_ready(pod);
+                }
+            }
+        }
+        let mut nodes: Vec<NodeStatus> = snapshot
+            .nodes
+            .iter()
+            .map(|n| {
+                let node_name = n.metadata.name.clone().unwrap_or_default();
+                let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
+                NodeStatus {
+                    role: if is_control_plane(intent, n) {
+                        "control-plane"
+                    } else {
+                        "worker"
+                    },
+                    address: internal_ip(n).map(str::to_string),
+                    arch: info.map(|i| i.architecture.clone()).unwrap_or_default(),
+                    os: info.map(|i| i.os_image.clone()).unwrap_or_default(),
+                    kubelet: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
+                    ready: node_condition(n, "Ready").is_some_and(|c| c.status == "True"),
+                    cilium_ready: agents.get(node_name.as_str()).copied(),
+                    name: node_name,
+                }
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut bgp_sessions = Vec::new();
+        for config in &snapshot.bgp_node_configs {
+            let node = config.metadata.name.clone().unwrap_or_default();
+            for instance in config
+                .status
+                .as_ref()
+                .and_then(|s| s.bgp_instances.as_ref())
+                .into_iter()
+                .flatten()
+            {
+                for peer in instance.peers.iter().flatten() {
+                    bgp_sessions.push(BgpSession {
+                        node: node.clone(),
+                        peer: peer.peer_address.clone(),
+                        peer_asn: peer.peer_asn,
+                        state: peer
+                            .peering_state
+                            .clone()
+                            .unwrap_or_else(|| "unknown".to_string()),
+                    });
+                }
+            }
+        }
+        bgp_sessions.sort_by(|a, b| (&a.node, &a.peer).cmp(&(&b.node, &b.peer)));
+        let mut pool_status: Vec<PoolStatus> = snapshot
+            .pools
+            .iter()
+            .map(|p| {
+                let size = pools::size(p);
+                let used = pools::used(p, &snapshot.services);
+                PoolStatus {
+                    name: p.metadata.name.clone().unwrap_or_default(),
+                    disabled: pools::disabled(p),
+                    size,
+                    used,
+                    free: size.saturating_sub(used),
+                }
+            })
+            .collect();
+        pool_status.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut load_balancers: Vec<LoadBalancerStatus> = snapshot
+            .services
+            .iter()
+            .filter(|s| pools::is_load_balancer(s))
+            .map(|s| LoadBalancerStatus {
+                service: name(&s.metadata),
+                ips: pools::ingress_ips(s)
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect(),
+                external_traffic_policy: s
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.external_traffic_policy.clone())
+                    .unwrap_or_else(|| "Cluster".to_string()),
+            })
+            .collect();
+        load_balancers.sort_by(|a, b| a.service.cmp(&b.service));
+        let mut claims_by_class: BTreeMap<String, ClaimCounts> = BTreeMap::new();
+        for claim in &snapshot.claims {
+            let class = claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.clone())
+                .unwrap_or_else(|| "(default)".to_string());
+            let counts = claims_by_class.entry(class).or_default();
+            match claim.status.as_ref().and_then(|s| s.phase.as_deref()) {
+                Some("Bound") => counts.bound += 1,
+                Some("Pending") => counts.pending += 1,
+                _ => counts.other += 1,
+            }
+        }
+        Status {
+            nodes,
+            bgp_sessions,
+            pools: pool_status,
+            load_balancers,
+            claims_by_class,
+            pods,
+            unseen: snapshot.unseen.clone(),
+        }
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::from("  ");
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+/// The status as text: one section per concern.
+pub fn render_status(status: &Status) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "NO" }.to_string();
+    let mut out = String::new();
+    let ready = status.nodes.iter().filter(|n| n.ready).count();
+    out.push_str(&format!("Nodes ({ready}/{} Ready)\n", status.nodes.len()));
+    let rows: Vec<Vec<String>> = status
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.role.to_string(),
+                n.address.clone().unwrap_or_else(|| "-".into()),
+                n.arch.clone(),
+                n.os.clone(),
+                n.kubelet.clone(),
+                yes_no(n.ready),
+                n.cilium_ready.map_or("none".to_string(), |r| {
+                    if r {
+                        "ready".into()
+                    } else {
+                        "NOT READY".into()
+                    }
+                }),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "NAME", "ROLE", "ADDRESS", "ARCH", "OS", "KUBELET", "READY", "CILIUM",
+        ],
+        &rows,
+    ));
+    let p = &status.pods;
+    out.push_str(&format!(
+        "\nPods: {} ({} running, {} pending, {} failed)\n",
+        p.total, p.running, p.pending, p.failed
+    ));
+    out.push_str("\nBGP sessions\n");
+    if status.bgp_sessions.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .bgp_sessions
+            .iter()
+            .map(|s| {
+                vec![
+                    s.node.clone(),
+                    s.peer.clone(),
+                    s.peer_asn.map_or("-".to_string(), |a| a.to_string()),
+                    s.state.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["NODE", "PEER", "ASN", "STATE"], &rows));
+    }
+    out.push_str("\nLoadBalancer pools\n");
+    if status.pools.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .pools
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.size.to_string(),
+                    p.used.to_string(),
+                    p.free.to_string(),
+                    if p.disabled {
+                        "disabled".into()
+                    } else {
+                        "enabled".into()
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["POOL", "SIZE", "USED", "FREE", "STATE"], &rows));
+    }
+    out.push_str("\nLoadBalancer services\n");
+    if status.load_balancers.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .load_balancers
+            .iter()
+            .map(|l| {
+                vec![
+                    l.service.clone(),
+                    if l.ips.is_empty() {
+                        "<pending>".to_string()
+                    } else {
+                        l.ips.join(",")
+                    },
+                    l.external_traffic_policy.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["SERVICE", "EXTERNAL-IP", "TRAFFIC-POLICY"], &rows));
+    }
+    out.push_str("\nPersistentVolumeClaims by class\n");
+    if status.claims_by_class.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .claims_by_class
+            .iter()
+            .map(|(class, c)| {
+                vec![
+                    class.clone(),
+                    c.bound.to_string(),
+                    c.pending.to_string(),
+                    c.other.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["CLASS", "BOUND", "PENDING", "OTHER"], &rows));
+    }
+    if !status.unseen.is_empty() {
+        out.push_str("\nNot seen\n");
+        for u in &status.unseen {
+            out.push_str(&format!("  {}: {}\n", u.kind, u.reason));
+        }
+    }
+    out
+}

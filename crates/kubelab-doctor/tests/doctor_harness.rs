@@ -1,0 +1,607 @@
+//! `kubelab doctor` against a real kube-apiserver (Kubernetes 1.20 from the k8s harness, which
+//! `.ci/run` builds and starts): a healthy cluster the test builds (nodes with status, Cilium
+//! agents, the real Cilium CRDs with status objects, a LoadBalancer service holding an
+//! address), then one planted problem at a time. Each must produce exactly its finding, and the
+//! cluster put back must produce none. Pending pods are the real scheduler's; `<pending>`
+//! services really stay so (1.20 has no LoadBalancer controller here).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, Pod, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::{Api, Client};
+use kubelab_doctor::{diagnose, fetch, render_findings, render_status, Intent, Status};
+use serde_json::{json, Value};
+
+const NS: &str = "doctor";
+
+fn harness_kubeconfig() -> Vec<u8> {
+    let home = std::env::var("HARNESS_HOME").unwrap_or_else(|_| "/tmp/kubelab-harness".into());
+    let path = format!("{home}/state/kubeconfig");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("no harness kubeconfig at {path} ({e}): start ../shared/tools/k8s-harness/up.sh --fresh (or run .ci/run)")
+    })
+}
+
+/// Strips what Kubernetes 1.20 does not know from a CRD: CEL rules.
+fn strip_cel(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("x-kubernetes-validations");
+            map.values_mut().for_each(strip_cel);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_cel),
+        _ => {}
+    }
+}
+
+async fn install_cilium_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for file in [
+        "ciliumbgpnodeconfigs.yaml",
+        "ciliumloadbalancerippools.yaml",
+        "ciliumbgpadvertisements.yaml",
+    ] {
+        let path = format!(
+            "{}/../../schemas/crds/cilium/v2/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let source = kubelab_spec::SourceFile::new(file, &text);
+        let parsed =
+            kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default()).unwrap();
+        let mut crd = kubelab_spec::yaml::to_value(&parsed.documents[0]);
+        strip_cel(&mut crd);
+        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        match api.create(&PostParams::default(), &crd).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("{file}: {e}"),
+        }
+        for _ in 0..100 {
+            let found = api.get(&name).await.unwrap();
+            let established = found
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Discovery of fresh CRDs lags a little behind Established.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+fn cilium(client: &Client, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("cilium.io", "v2", kind);
+    Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    )
+}
+
+fn pools(c: &Client) -> Api<DynamicObject> {
+    cilium(c, "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools")
+}
+fn node_configs(c: &Client) -> Api<DynamicObject> {
+    cilium(c, "CiliumBGPNodeConfig", "ciliumbgpnodeconfigs")
+}
+fn advertisements(c: &Client) -> Api<DynamicObject> {
+    cilium(c, "CiliumBGPAdvertisement", "ciliumbgpadvertisements")
+}
+
+async fn create<K>(api: &Api<K>, value: Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(value).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+async fn merge_status<K>(api: &Api<K>, name: &str, value: Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(value))
+        .await
+        .unwrap();
+}
+
+async fn merge<K>(api: &Api<K>, name: &str, value: Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(value))
+        .await
+        .unwrap();
+}
+
+async fn force_delete<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let _ = api
+        .delete(name, &DeleteParams::default().grace_period(0))
+        .await;
+}
+
+fn node(name: &str, ip: &str, control_plane: bool) -> Value {
+    let mut labels = json!({ "kubernetes.io/hostname": name, "kubernetes.io/arch": "arm64" });
+    if control_plane {
+        labels["node-role.kubernetes.io/control-plane"] = json!("");
+        // Talos puts this on every control plane.
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
+    }
+    json!({
+        "metadata": { "name": name, "labels": labels },
+        "spec": if control_plane { json!({ "taints": [{ "key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule" }] }) } else { json!({}) },
+        "status": {
+            "addresses": [{ "type": "InternalIP", "address": ip }],
+            "capacity": { "cpu": "4", "memory": "8Gi", "pods": "110" },
+            "allocatable": { "cpu": "4", "memory": "8Gi", "pods": "110" },
+            "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status" }],
+            "nodeInfo": { "machineID": "m", "systemUUID": "u", "bootID": "b", "kernelVersion": "6.12.40-talos",
+                "osImage": "Talos (v1.14.7)", "containerRuntimeVersion": "containerd://2.1.4",
+                "kubeletVersion": "v1.36.3", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "arm64" }
+        }
+    })
+}
+
+const NODES: [(&str, &str, bool); 4] = [
+    ("cp-1", "10.0.0.11", true),
+    ("w-1", "10.0.0.21", false),
+    ("w-2", "10.0.0.22", false),
+    ("w-3", "10.0.0.23", false),
+];
+const SPEAKERS: [&str; 2] = ["w-1", "w-2"];
+
+async fn set_peer(client: &Client, node: &str, state: &str) {
+    merge_status(
+        &node_configs(client),
+        node,
+        json!({ "status": { "bgpInstances": [{ "name": "homelab", "localASN": 64513,
+            "peers": [{ "name": "router", "peerASN": 64512, "peerAddress": "10.0.0.1", "peeringState": state }] }] } }),
+    )
+    .await;
+}
+
+async fn lb_service(
+    client: &Client,
+    name: &str,
+    labels: Value,
+    annotations: Value,
+    ip: Option<&str>,
+) {
+    let api: Api<Service> = Api::namespaced(client.clone(), NS);
+    create(&api, json!({
+        "metadata": { "name": name, "namespace": NS, "labels": labels, "annotations": annotations },
+        "spec": { "type": "LoadBalancer", "selector": { "app": name }, "ports": [{ "port": 80 }] }
+    }))
+    .await;
+    if let Some(ip) = ip {
+        // What Cilium's LB-IPAM writes when it assigns an address.
+        merge_status(
+            &api,
+            name,
+            json!({ "status": { "loadBalancer": { "ingress": [{ "ip": ip }] } } }),
+        )
+        .await;
+    }
+}
+
+async fn running_pod(client: &Client, ns: &str, name: &str, node: &str, labels: Value) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    create(&api, json!({
+        "metadata": { "name": name, "namespace": ns, "labels": labels },
+        "spec": { "nodeName": node, "containers": [{ "name": "c", "image": "registry.invalid/app:1" }] }
+    }))
+    .await;
+    // No kubelet: the test plays it.
+    merge_status(&api, name, json!({ "status": { "phase": "Running", "conditions": [
+        { "type": "Ready", "status": "True" }, { "type": "ContainersReady", "status": "True" } ] } }))
+    .await;
+}
+
+/// Everything from an earlier run goes, then the healthy cluster.
+async fn healthy_cluster(client: &Client) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for n in nodes.list(&ListParams::default()).await.unwrap().items {
+        let _ = nodes
+            .delete(&n.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
+    }
+    // `.ci/run` runs kubelab-live's harness test first on the same server: its cilium
+    // DaemonSet would keep making pods for these nodes. Controllers go first, then every pod
+    // (no kubelet finishes a deletion, so they go with grace period 0) until none is left.
+    for ns in ["kube-system", NS] {
+        let daemonsets: Api<k8s_openapi::api::apps::v1::DaemonSet> =
+            Api::namespaced(client.clone(), ns);
+        for d in daemonsets.list(&ListParams::default()).await.unwrap().items {
+            let _ = daemonsets
+                .delete(&d.metadata.name.unwrap(), &DeleteParams::default())
+                .await;
+        }
+    }
+    let all_pods: Api<Pod> = Api::all(client.clone());
+    for _ in 0..50 {
+        let left = all_pods.list(&ListParams::default()).await.unwrap().items;
+        if left.is_empty() {
+            break;
+        }
+        for p in left {
+            let api: Api<Pod> =
+                Api::namespaced(client.clone(), p.metadata.namespace.as_deref().unwrap());
+            force_delete(&api, p.metadata.name.as_deref().unwrap()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    for s in services.list(&ListParams::default()).await.unwrap().items {
+        let _ = services
+            .delete(&s.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
+    }
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    for p in pvs.list(&ListParams::default()).await.unwrap().items {
+        let _ = pvs
+            .delete(&p.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
+    }
+    for api in [pools(client), node_configs(client), advertisements(client)] {
+        for o in api.list(&ListParams::default()).await.unwrap().items {
+            let _ = api
+                .delete(&o.metadata.name.unwrap(), &DeleteParams::default())
+                .await;
+        }
+    }
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let _ = namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": NS } })).unwrap(),
+        )
+        .await;
+
+    for (name, ip, cp) in NODES {
+        create(&nodes, node(name, ip, cp)).await;
+        running_pod(
+            client,
+            "kube-system",
+            &format!("cilium-{name}"),
+            name,
+            json!({ "k8s-app": "cilium" }),
+        )
+        .await;
+    }
+    create(&pools(client), json!({
+        "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
+        "metadata": { "name": "default" },
+        "spec": { "blocks": [{ "cidr": "10.10.100.0/30" }], "serviceSelector": { "matchLabels": { "lb": "default" } } }
+    }))
+    .await;
+    create(&advertisements(client), json!({
+        "apiVersion": "cilium.io/v2", "kind": "CiliumBGPAdvertisement",
+        "metadata": { "name": "lb-services", "labels": { "advertise": "bgp" } },
+        "spec": { "advertisements": [{ "advertisementType": "Service",
+            "service": { "addresses": ["LoadBalancerIP"] },
+            "selector": { "matchExpressions": [{ "key": "kubelab.dev/never", "operator": "NotIn", "values": ["never"] }] } }] }
+    }))
+    .await;
+    for speaker in SPEAKERS {
+        create(&node_configs(client), json!({
+            "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig",
+            "metadata": { "name": speaker },
+            "spec": { "bgpInstances": [{ "name": "homelab", "localASN": 64513,
+                "peers": [{ "name": "router", "peerASN": 64512, "peerAddress": "10.0.0.1" }] }] }
+        }))
+        .await;
+        set_peer(client, speaker, "established").await;
+    }
+    lb_service(
+        client,
+        "web",
+        json!({ "lb": "default" }),
+        json!({}),
+        Some("10.10.100.1"),
+    )
+    .await;
+    running_pod(client, NS, "web-0", "w-3", json!({ "app": "web" })).await;
+    create(&pvs, local_pv("data-w-1", "w-1")).await;
+}
+
+fn local_pv(name: &str, node: &str) -> Value {
+    json!({
+        "metadata": { "name": name },
+        "spec": { "capacity": { "storage": "1Gi" }, "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "local-path", "hostPath": { "path": format!("/var/local-path/{name}") },
+            "claimRef": { "namespace": NS, "name": name },
+            "nodeAffinity": { "required": { "nodeSelectorTerms": [{ "matchExpressions": [
+                { "key": "kubernetes.io/hostname", "operator": "In", "values": [node] }] }] } } }
+    })
+}
+
+fn intent() -> Intent {
+    Intent {
+        control_planes_schedulable: false,
+        control_planes: ["cp-1".to_string()].into(),
+        speakers: SPEAKERS.iter().map(|s| s.to_string()).collect(),
+        pools: [("default".to_string(), 0)].into(),
+        file: "lab.yaml".to_string(),
+        ..Intent::default()
+    }
+}
+
+/// Doctor's findings as (rule, subject), and the text the user would see.
+async fn doctor(client: &Client) -> (BTreeSet<(String, String)>, String) {
+    let snapshot = fetch(client).await.unwrap();
+    assert!(snapshot.unseen.is_empty(), "{:?}", snapshot.unseen);
+    assert_eq!(snapshot.list_calls, kubelab_doctor::MAX_LIST_CALLS);
+    let findings = diagnose(&intent(), &snapshot);
+    let text = render_findings(&findings, &snapshot.unseen);
+    (
+        findings
+            .iter()
+            .map(|f| (f.rule.to_string(), f.subject.clone()))
+            .collect(),
+        text,
+    )
+}
+
+fn only(rule: &str, subject: &str) -> BTreeSet<(String, String)> {
+    [(rule.to_string(), subject.to_string())].into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the k8s harness (a real kube-apiserver on 127.0.0.1:6443); .ci/run starts it"]
+async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_cluster() {
+    let client = kubelab_live::kubernetes::client(&harness_kubeconfig())
+        .await
+        .unwrap();
+    install_cilium_crds(&client).await;
+    healthy_cluster(&client).await;
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let nodes: Api<Node> = Api::all(client.clone());
+
+    let (found, text) = doctor(&client).await;
+    assert!(found.is_empty(), "healthy cluster:\n{text}");
+    let snapshot = fetch(&client).await.unwrap();
+    insta::assert_snapshot!(
+        "status_healthy",
+        render_status(&Status::build(&intent(), &snapshot))
+    );
+
+    // LoadBalancer <pending>: no pool selects an unlabelled service.
+    lb_service(&client, "nolabel", json!({}), json!({}), None).await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-pending-no-pool", "service doctor/nolabel"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_pending_no_pool", text);
+    force_delete(&services, "nolabel").await;
+
+    // A requested address outside every pool.
+    lb_service(
+        &client,
+        "outside",
+        json!({ "lb": "default" }),
+        json!({ "lbipam.cilium.io/ips": "192.168.99.9" }),
+        None,
+    )
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-pending-ip-outside-pools", "service doctor/outside"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_pending_ip_outside_pools", text);
+    force_delete(&services, "outside").await;
+
+    // The pool (a /30: four addresses) is full.
+    for (i, ip) in ["10.10.100.2", "10.10.100.3", "10.10.100.0"]
+        .iter()
+        .enumerate()
+    {
+        lb_service(
+            &client,
+            &format!("full-{i}"),
+            json!({ "lb": "default" }),
+            json!({}),
+            Some(ip),
+        )
+        .await;
+    }
+    lb_service(
+        &client,
+        "extra",
+        json!({ "lb": "default" }),
+        json!({}),
+        None,
+    )
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-pending-pool-exhausted", "service doctor/extra"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_pending_pool_exhausted", text);
+    for i in 0..3 {
+        force_delete(&services, &format!("full-{i}")).await;
+    }
+
+    // The selecting pool is disabled (the same pending service).
+    merge(
+        &pools(&client),
+        "default",
+        json!({ "spec": { "disabled": true } }),
+    )
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-pending-pool-disabled", "service doctor/extra"),
+        "{text}"
+    );
+    merge(
+        &pools(&client),
+        "default",
+        json!({ "spec": { "disabled": false } }),
+    )
+    .await;
+    force_delete(&services, "extra").await;
+    assert!(doctor(&client).await.0.is_empty());
+
+    // Assigned but not announced: the advertisement selects only labelled services.
+    merge(&advertisements(&client), "lb-services", json!({ "spec": { "advertisements": [{ "advertisementType": "Service",
+        "service": { "addresses": ["LoadBalancerIP"] }, "selector": { "matchLabels": { "announce": "yes" } } }] } })).await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-not-advertised", "service doctor/web"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_not_advertised", text);
+    merge(
+        &services,
+        "web",
+        json!({ "metadata": { "labels": { "announce": "yes" } } }),
+    )
+    .await;
+    assert!(doctor(&client).await.0.is_empty());
+
+    // A speaker's BGP session is not established.
+    set_peer(&client, "w-2", "active").await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("bgp-peer-down", "node w-2 peer 10.0.0.1"),
+        "{text}"
+    );
+    insta::assert_snapshot!("bgp_peer_down", text);
+    set_peer(&client, "w-2", "established").await;
+
+    // Every speaker carries the exclude label.
+    for s in SPEAKERS {
+        merge(&nodes, s, json!({ "metadata": { "labels": { "node.kubernetes.io/exclude-from-external-load-balancers": "" } } })).await;
+    }
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-speakers-excluded", "service doctor/web"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_speakers_excluded", text);
+    for s in SPEAKERS {
+        merge(&nodes, s, json!({ "metadata": { "labels": { "node.kubernetes.io/exclude-from-external-load-balancers": null } } })).await;
+    }
+
+    // externalTrafficPolicy: Local with its only backend on w-3, which does not speak BGP.
+    merge(
+        &services,
+        "web",
+        json!({ "spec": { "externalTrafficPolicy": "Local" } }),
+    )
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-local-no-backend-on-speaker", "service doctor/web"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_local_no_backend_on_speaker", text);
+    running_pod(&client, NS, "web-1", "w-1", json!({ "app": "web" })).await;
+    assert!(
+        doctor(&client).await.0.is_empty(),
+        "a backend on a speaker suffices"
+    );
+
+    // A node NotReady because its Cilium agent is not ready.
+    let system: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    merge_status(
+        &system,
+        "cilium-w-2",
+        json!({ "status": { "conditions": [{ "type": "Ready", "status": "False" }] } }),
+    )
+    .await;
+    merge_status(&nodes, "w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "False", "reason": "KubeletNotReady",
+        "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized" }] } })).await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(found, only("node-not-ready", "node w-2"), "{text}");
+    assert!(
+        text.contains("the Cilium agent on this node is not ready"),
+        "{text}"
+    );
+    insta::assert_snapshot!("node_not_ready", text);
+    merge_status(
+        &system,
+        "cilium-w-2",
+        json!({ "status": { "conditions": [{ "type": "Ready", "status": "True" }] } }),
+    )
+    .await;
+    merge_status(&nodes, "w-2", json!({ "status": { "conditions": [{ "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok" }] } })).await;
+    assert!(doctor(&client).await.0.is_empty());
+
+    // A pod the real scheduler cannot place.
+    create(
+        &pods,
+        json!({ "metadata": { "name": "hungry", "namespace": NS },
+        "spec": { "containers": [{ "name": "c", "image": "registry.invalid/app:1",
+            "resources": { "requests": { "memory": "64Gi" } } }] } }),
+    )
+    .await;
+    let mut found = BTreeSet::new();
+    let mut text = String::new();
+    for _ in 0..100 {
+        (found, text) = doctor(&client).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(found, only("pod-pending", "pod doctor/hungry"), "{text}");
+    assert!(
+        text.contains("Insufficient memory"),
+        "the scheduler's own words: {text}"
+    );
+    insta::assert_snapshot!("pod_pending", text);
+    force_delete(&pods, "hungry").await;
+
+    // A workload bound to a control plane although lab.yaml keeps them free.
+    running_pod(&client, NS, "sneaky", "cp-1", json!({ "app": "sneaky" })).await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("workload-on-control-plane", "pod doctor/sneaky"),
+        "{text}"
+    );
+    insta::assert_snapshot!("workload_on_control_plane", text);
+    force_delete(&pods, "sneaky").await;
+
+    // A local-path volume pinned to a node that is gone.
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    create(&pvs, local_pv("data-w-9", "w-9")).await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("local-volume-on-gone-node", "persistentvolume data-w-9"),
+        "{text}"
+    );
+    insta::assert_snapshot!("local_volume_on_gone_node", text);
+    let _ = pvs.delete("data-w-9", &DeleteParams::default()).await;
+
+    let (found, text) = doctor(&client).await;
+    assert!(found.is_empty(), "put back:\n{text}");
+}

@@ -1,0 +1,158 @@
+//! `kubelab status`: glue between the command line and `kubelab_doctor`'s status view. Also
+//! holds what `doctor` shares with it: finding the kubeconfig and taking the snapshot.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kubelab_doctor::{Certificate, Intent, Snapshot, Status};
+
+use crate::cli::{ClusterArgs, OutputFormat, StatusArgs};
+use crate::output::Style;
+use crate::workspace::{default_kubeconfig, LoadError, Workspace};
+
+pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
+    if args.watch {
+        return watch(&args, style);
+    }
+    let (intent, snapshot) = match look(&args.cluster, style)? {
+        Ok(looked) => looked,
+        Err(code) => return Ok(code),
+    };
+    let status = Status::build(&intent, &snapshot);
+    match args.output {
+        OutputFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?
+        ),
+        OutputFormat::Text => crate::out!("{}", kubelab_doctor::render_status(&status)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Redraws the status every interval until interrupted. A look that fails (the API server
+/// restarting) is shown in place of the screen and the watch goes on.
+fn watch(args: &StatusArgs, style: Style) -> Result<ExitCode, String> {
+    loop {
+        let screen = match look(&args.cluster, style) {
+            Ok(Ok((intent, snapshot))) => Ok(Status::build(&intent, &snapshot)),
+            Ok(Err(code)) => return Ok(code),
+            Err(e) => Err(e),
+        };
+        match (args.output, screen) {
+            (OutputFormat::Json, Ok(status)) => crate::outln!(
+                "{}",
+                serde_json::to_string(&status).map_err(|e| e.to_string())?
+            ),
+            (OutputFormat::Json, Err(e)) => {
+                crate::outln!("{}", serde_json::json!({ "error": e }))
+            }
+            (OutputFormat::Text, screen) => {
+                // Home the cursor and clear the screen: the refresh replaces the last one.
+                crate::out!("\x1b[H\x1b[2J");
+                match screen {
+                    Ok(status) => crate::out!("{}", kubelab_doctor::render_status(&status)),
+                    Err(e) => crate::outln!("{}", style.error_line(&e)),
+                }
+                crate::outln!("\nevery {}s; Ctrl-C ends", args.interval_seconds);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(args.interval_seconds));
+    }
+}
+
+/// The lab's intent and one snapshot of the cluster, or the exit code when the lab is wrong.
+pub fn look(
+    args: &ClusterArgs,
+    style: Style,
+) -> Result<Result<(Intent, Snapshot), ExitCode>, String> {
+    let workspace = match Workspace::load(&args.lab, style) {
+        Ok(w) => w,
+        Err(LoadError::Findings) => return Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
+        Err(LoadError::Failure(e)) => return Err(e),
+    };
+    let mut intent = Intent::from_lab(
+        &workspace.lab,
+        &args.lab.lab.display().to_string(),
+        Some(&workspace.spans),
+    );
+    let path = kubeconfig_path(args, &workspace.lab.metadata.name)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+    intent.now_unix = Workspace::now().unix_timestamp();
+    intent.certificates = certificates(&bytes, &workspace.lab_dir);
+    let runtime = super::live::runtime()?;
+    let wait = Duration::from_secs(args.timeout_seconds.max(1));
+    let snapshot = runtime.block_on(async {
+        let client = kubelab_live::kubernetes::client(&bytes)
+            .await
+            .map_err(|e| super::live::chain(&e))?;
+        tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
+            .await
+            .map_err(|_| {
+                format!(
+                    "the cluster did not answer within {}s ({})",
+                    wait.as_secs(),
+                    path.display()
+                )
+            })?
+            .map_err(|e| chain(&e))
+    })?;
+    Ok(Ok((intent, snapshot)))
+}
+
+/// The certificates the user's access depends on: the kubeconfig's, and the rendered
+/// talosconfig's when `kubelab render` wrote one beside the lab. Unreadable ones are skipped
+/// (expiry is advice; the connection reports a broken kubeconfig itself).
+fn certificates(kubeconfig: &[u8], lab_dir: &std::path::Path) -> Vec<Certificate> {
+    let mut pems = kubelab_doctor::kubeconfig_certificates(kubeconfig);
+    let talosconfig = lab_dir.join("rendered/talos/talosconfig");
+    if let Some(kubelab_talos_api::Credentials::Admin {
+        ca_pem, crt_pem, ..
+    }) = std::fs::read_to_string(&talosconfig)
+        .ok()
+        .and_then(|text| kubelab_talos_api::Talosconfig::parse(&text).ok())
+        .and_then(|t| t.current().ok()?.credentials().ok())
+    {
+        pems.push(("talosconfig client certificate".to_string(), false, crt_pem));
+        pems.push(("Talos CA (talosconfig)".to_string(), true, ca_pem));
+    }
+    pems.into_iter()
+        .filter_map(|(what, authority, pem)| {
+            Some(Certificate {
+                what,
+                authority,
+                not_after_unix: kubelab_talos_api::client_certificate_expiry(&pem).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// As kubectl looks: the flag, then `$KUBECONFIG` (its first file that exists), then the file
+/// `kubelab up` wrote.
+fn kubeconfig_path(args: &ClusterArgs, cluster: &str) -> Result<PathBuf, String> {
+    if let Some(path) = &args.kubeconfig {
+        return Ok(path.clone());
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        if let Some(found) = std::env::split_paths(&list).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    default_kubeconfig(cluster)
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // kube's and hyper's errors often print their cause themselves, then chain it too.
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
