@@ -69,11 +69,23 @@ pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();
     let mut cause = error.source();
     while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
+        // Some causes (tonic's transport errors) already end with their own cause: each once.
+        let text = c.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         cause = c.source();
     }
     line
+}
+
+/// A current-thread runtime for one command's network calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 /// Plural-aware count: `1 error`, `2 errors`.

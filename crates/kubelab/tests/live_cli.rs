@@ -98,6 +98,18 @@ fn masked(output: &Output, dir: &Path) -> String {
         .join("\n")
 }
 
+/// `kubelab render` in `dir`: it creates the secrets (and the identity) the live commands use.
+fn render(dir: &Path) {
+    let rendered = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["render", "--lab", "lab.yaml"])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("KUBELAB_AGE_IDENTITY")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+}
+
 async fn start_fake(dir: &Path) -> FakeCluster {
     let checked =
         kubelab_spec::check_bytes("lab.yaml", &std::fs::read(dir.join("lab.yaml")).unwrap());
@@ -139,15 +151,7 @@ async fn up_diff_down_end_to_end() {
     let dir = tmp.path();
     let lab = kubelab_spec::examples::HOMELAB.replace("10.10.0.", &format!("127.0.{NET}."));
     std::fs::write(dir.join("lab.yaml"), lab).unwrap();
-    // `render` creates the secrets (and the identity) the live commands use.
-    let rendered = Command::new(env!("CARGO_BIN_EXE_kubelab"))
-        .args(["render", "--lab", "lab.yaml"])
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env_remove("KUBELAB_AGE_IDENTITY")
-        .output()
-        .unwrap();
-    assert!(rendered.status.success(), "{rendered:?}");
+    render(dir);
     let cluster = start_fake(dir).await;
 
     // diff before up: nothing is installed; that is drift (exit 1).
@@ -262,14 +266,7 @@ async fn a_fingerprint_in_lab_yaml_pins_the_first_contact() {
     );
     assert_ne!(lab, pinned);
     std::fs::write(dir.join("lab.yaml"), pinned).unwrap();
-    let rendered = Command::new(env!("CARGO_BIN_EXE_kubelab"))
-        .args(["render", "--lab", "lab.yaml"])
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env_remove("KUBELAB_AGE_IDENTITY")
-        .output()
-        .unwrap();
-    assert!(rendered.status.success(), "{rendered:?}");
+    render(dir);
     let cluster = start_fake(dir).await;
     let up = run(
         dir,

@@ -115,29 +115,7 @@ pub fn recipients(workspace: &Workspace) -> Result<Vec<kubelab_backup::AgeRecipi
         .collect()
 }
 
-/// A current-thread runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-/// An error with its causes, each printed once.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // Some causes (tonic's transport errors) already print their own cause.
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::output::{runtime, with_causes as chain};
 
 /// Sizes as people read them (decimal units, one decimal).
 pub fn bytes(n: u64) -> String {

@@ -74,24 +74,11 @@ pub fn timeouts(args: &LiveArgs) -> Result<Timeouts, String> {
     })
 }
 
-/// A current-thread runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+pub use crate::output::runtime;
 
 /// An error with its causes, each printed once.
 pub fn chain(error: &LiveError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::output::with_causes(error)
 }
 
 /// Draws events: progress lines on stdout (a spinner on stderr for the running phase when it
