@@ -12,86 +12,18 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{DynamicObject, GroupVersionKind};
-use kube::discovery::ApiResource;
+use kube::core::DynamicObject;
 use kube::{Api, Client};
 use kubelab_live::up::{up, UpOptions};
 use kubelab_live::{Event, LiveError, Phase};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 const NET: u8 = 90;
 
-fn harness_kubeconfig() -> Vec<u8> {
-    let path = std::env::var("KUBELAB_HARNESS_KUBECONFIG").unwrap_or_else(|_| {
-        let home =
-            std::env::var("HARNESS_HOME").unwrap_or_else(|_| "/tmp/kubelab-harness".to_string());
-        format!("{home}/state/kubeconfig")
-    });
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("no harness kubeconfig at {path} ({e}): start ../shared/tools/k8s-harness/up.sh --fresh (or run .ci/run)")
-    })
-}
-
-/// Strips what Kubernetes 1.20 does not know from a CRD: CEL rules.
-fn strip_cel(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.remove("x-kubernetes-validations");
-            map.values_mut().for_each(strip_cel);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_cel),
-        _ => {}
-    }
-}
-
-async fn install_cilium_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for file in [
-        "ciliumbgpnodeconfigs.yaml",
-        "ciliumloadbalancerippools.yaml",
-    ] {
-        let path = format!(
-            "{}/../../schemas/crds/cilium/v2/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).unwrap();
-        let source = kubelab_spec::SourceFile::new(file, &text);
-        let parsed =
-            kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default()).unwrap();
-        let mut crd = kubelab_spec::yaml::to_value(&parsed.documents[0]);
-        strip_cel(&mut crd);
-        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        match api.create(&PostParams::default(), &crd).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(e) => panic!("{file}: {e}"),
-        }
-        for _ in 0..100 {
-            let found = api.get(&name).await.unwrap();
-            let established = found
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 fn dynamic(client: &Client, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("cilium.io", "v2", kind);
-    Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk_with_plural(&gvk, plural),
-    )
+    kubelab_harness::cilium(client, kind, plural)
 }
 
 /// Nodes not Ready yet, the cilium DaemonSet, the speakers' BGP node configs with idle peers,
@@ -285,9 +217,16 @@ async fn wait_for_phase(events: &Arc<Mutex<Vec<Event>>>, phase: Phase) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the k8s harness (a real kube-apiserver on 127.0.0.1:6443); .ci/run starts it"]
 async fn up_waits_for_cilium_nodes_bgp_and_pools_on_a_real_apiserver() {
-    let kubeconfig = harness_kubeconfig();
+    let kubeconfig = kubelab_harness::kubeconfig();
     let client = kubelab_live::kubernetes::client(&kubeconfig).await.unwrap();
-    install_cilium_crds(&client).await;
+    kubelab_harness::install_cilium_crds(
+        &client,
+        &[
+            "ciliumbgpnodeconfigs.yaml",
+            "ciliumloadbalancerippools.yaml",
+        ],
+    )
+    .await;
     let lab = test_lab(NET, &[]);
     seed_cluster(&client, &lab).await;
     let cluster = fake_cluster(NET, secrets()).await;
