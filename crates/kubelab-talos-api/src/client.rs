@@ -174,6 +174,23 @@ impl Client {
     }
 
     /// A proxied reply carries a per-node error in its metadata instead of a gRPC status.
+    /// The first message of a reply (one per node the call reached; kubelab targets one),
+    /// with its metadata checked for a per-node error.
+    pub(crate) fn first_message<M>(
+        &self,
+        node: Option<&str>,
+        messages: Vec<M>,
+        rpc: &str,
+        metadata: impl Fn(&M) -> Option<&Metadata>,
+    ) -> Result<M> {
+        let message = messages.into_iter().next().ok_or_else(|| Error::Protocol {
+            node: self.label(node),
+            message: format!("an empty {rpc} reply"),
+        })?;
+        self.check_metadata(node, metadata(&message))?;
+        Ok(message)
+    }
+
     fn check_metadata(&self, node: Option<&str>, metadata: Option<&Metadata>) -> Result<()> {
         match metadata {
             Some(m) if !m.error.is_empty() => Err(Error::Protocol {
@@ -197,15 +214,8 @@ impl Client {
             .await
             .map_err(self.status(node))?
             .into_inner();
-        let message = reply
-            .messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Protocol {
-                node: self.label(node),
-                message: "an empty Version reply".to_string(),
-            })?;
-        self.check_metadata(node, message.metadata.as_ref())?;
+        let message =
+            self.first_message(node, reply.messages, "Version", |m| m.metadata.as_ref())?;
         let version = message.version.unwrap_or_default();
         let platform = message.platform.unwrap_or_default();
         Ok(NodeVersion {

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use kubelab_spec::model::{Node, Role, TalosOverrides, TalosPatch};
+use kubelab_spec::model::{Node, Role, TalosPatch};
 use kubelab_spec::versions::{self, ConfigFormat, MovedField};
 use kubelab_spec::Lab;
 
@@ -243,18 +243,19 @@ pub fn finish(
         Role::Controlplane => (&lab.talos.control_plane, "/talos/controlPlane"),
         Role::Worker => (&lab.talos.worker, "/talos/worker"),
     };
-    let cluster = TalosOverrides {
-        patches: lab.talos.patches.clone(),
-        extra_documents: lab.talos.extra_documents.clone(),
-    };
     let node_at = format!("/nodes/{index}/talos");
+    // (patches, extra documents, where they sit in lab.yaml): cluster, role, node.
     let layers = [
-        (&cluster, "/talos"),
-        (role, role_at),
-        (&node.talos, node_at.as_str()),
+        (&lab.talos.patches, &lab.talos.extra_documents, "/talos"),
+        (&role.patches, &role.extra_documents, role_at),
+        (
+            &node.talos.patches,
+            &node.talos.extra_documents,
+            node_at.as_str(),
+        ),
     ];
-    for (layer, at) in layers {
-        for (i, p) in layer.patches.iter().enumerate() {
+    for (patches, _, at) in layers {
+        for (i, p) in patches.iter().enumerate() {
             let at = format!("{at}/patches/{i}");
             let name = p.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
             let touched = apply(&mut docs, p, multidoc).map_err(|cause| {
@@ -268,8 +269,8 @@ pub fn finish(
             check(&docs, &mut touched.into_iter(), Origin::Patch { name, at })?;
         }
     }
-    for (layer, at) in layers {
-        for (i, extra) in layer.extra_documents.iter().enumerate() {
+    for (_, extra_documents, at) in layers {
+        for (i, extra) in extra_documents.iter().enumerate() {
             docs.push(extra.clone());
             let at = format!("{at}/extraDocuments/{i}");
             check(

@@ -215,8 +215,7 @@ fn diagnose_pending(intent: &Intent, snapshot: &Snapshot, service: &Service) -> 
     }
 
     // 5. Every enabled selecting pool is full.
-    let enabled: Vec<&&CiliumLoadBalancerIpPool> =
-        selecting.iter().filter(|p| !pools::disabled(p)).collect();
+    let enabled = usable;
     if enabled
         .iter()
         .all(|p| pools::used(p, &snapshot.services) >= pools::size(p))

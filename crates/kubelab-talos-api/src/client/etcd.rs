@@ -72,15 +72,8 @@ impl Client {
             .await
             .map_err(self.status(node))?
             .into_inner();
-        let message = reply
-            .messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Protocol {
-                node: self.label(node),
-                message: "an empty EtcdStatus reply".to_string(),
-            })?;
-        self.check_metadata(node, message.metadata.as_ref())?;
+        let message =
+            self.first_message(node, reply.messages, "EtcdStatus", |m| m.metadata.as_ref())?;
         let status = message.member_status.ok_or_else(|| Error::Protocol {
             node: self.label(node),
             message: "an EtcdStatus reply without a member status".to_string(),

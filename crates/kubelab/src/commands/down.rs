@@ -63,18 +63,9 @@ pub fn run(args: DownArgs, style: Style) -> Result<ExitCode, String> {
         live::runtime()?.block_on(kubelab_live::down::down(&lab, &options, &mut |event| {
             printer.event(event)
         }));
-    printer.done();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(e) => {
-            printer.json(serde_json::json!({ "error": live::chain(&e) }));
-            return Err(live::chain(&e));
-        }
-    };
-    if printer.is_json() {
-        printer.json(serde_json::json!({ "summary": summary }));
+    let Some(summary) = printer.finish(result)? else {
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let total = human_duration(Duration::from_millis(summary.total_ms));
     if args.dry_run {
         crate::outln!(

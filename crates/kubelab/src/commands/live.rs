@@ -157,6 +157,28 @@ impl Printer {
     pub fn done(&mut self) {
         self.finish_spinner();
     }
+
+    /// Ends a live operation's output: the spinner stops, and in JSON mode the error or the
+    /// summary closes the stream. `Ok(None)`: the JSON summary was the last word; `Ok(Some)`:
+    /// the caller prints the summary as text.
+    pub fn finish<S: serde::Serialize>(
+        &mut self,
+        result: Result<S, LiveError>,
+    ) -> Result<Option<S>, String> {
+        self.done();
+        let summary = match result {
+            Ok(summary) => summary,
+            Err(e) => {
+                self.json(serde_json::json!({ "error": chain(&e) }));
+                return Err(chain(&e));
+            }
+        };
+        if self.is_json() {
+            self.json(serde_json::json!({ "summary": summary }));
+            return Ok(None);
+        }
+        Ok(Some(summary))
+    }
 }
 
 /// One event as a progress line. Times are in brackets, so tests can mask them.

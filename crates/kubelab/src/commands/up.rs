@@ -30,18 +30,9 @@ pub fn run(args: UpArgs, style: Style) -> Result<ExitCode, String> {
     let result = live::runtime()?.block_on(kubelab_live::up::up(&lab, &options, &mut |event| {
         printer.event(event)
     }));
-    printer.done();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(e) => {
-            printer.json(serde_json::json!({ "error": live::chain(&e) }));
-            return Err(live::chain(&e));
-        }
-    };
-    if printer.is_json() {
-        printer.json(serde_json::json!({ "summary": summary }));
+    let Some(summary) = printer.finish(result)? else {
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     crate::outln!(
         "\n{} {} {} {} [{}]",
         style.green("✓"),
