@@ -6,6 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/common/common.proto",
         "proto/machine/machine.proto",
+        "proto/machine/lifecycle.proto",
+        "proto/machine/image.proto",
         "proto/cluster/cluster.proto",
         "proto/storage/storage.proto",
     ];

@@ -115,6 +115,11 @@ impl LiveLab {
         })
     }
 
+    /// The lab's admin credentials (for operations built on top of the live layer).
+    pub fn admin_credentials(&self) -> &Credentials {
+        &self.admin
+    }
+
     pub fn node(&self, name: &str) -> Option<&LiveNode> {
         self.nodes.iter().find(|n| n.name == name)
     }

@@ -1,6 +1,7 @@
 //! The calls kubelab makes, one node at a time.
 
 pub mod etcd;
+pub mod lifecycle;
 
 use std::io::Read;
 use std::net::SocketAddr;

@@ -21,6 +21,7 @@
 //!   built with other secrets).
 
 mod etcd;
+mod lifecycle;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +43,8 @@ use tonic::{Request, Response, Status};
 use crate::proto::cluster::cluster_service_server::{ClusterService, ClusterServiceServer};
 use crate::proto::cluster::{HealthCheckProgress, HealthCheckRequest};
 use crate::proto::common::Data;
+use crate::proto::machine::image_service_server::ImageServiceServer;
+use crate::proto::machine::lifecycle_service_server::LifecycleServiceServer;
 use crate::proto::machine::machine_service_server::{MachineService, MachineServiceServer};
 use crate::proto::machine::{
     ApplyConfiguration, ApplyConfigurationRequest, ApplyConfigurationResponse, Bootstrap,
@@ -102,6 +105,8 @@ struct NodeState {
     applies: usize,
     /// Every reset received: (graceful, wipe mode as on the wire).
     resets: Vec<(bool, i32)>,
+    /// Upgrades: pulled images, the staged OS, faults (see the `lifecycle` module).
+    lifecycle: lifecycle::NodeLifecycle,
 }
 
 struct Shared {
@@ -116,6 +121,10 @@ struct Shared {
     etcd: Mutex<etcd::EtcdState>,
     /// One signal per node: its server restarts (dropping connections) when it changes.
     restarts: BTreeMap<String, watch::Sender<u64>>,
+    /// What happened to which node, in order (upgrades and reboots), for tests of ordering.
+    history: Mutex<Vec<(String, String)>>,
+    /// Faults that strike when a node comes back from a reboot.
+    after_reboot: Mutex<Vec<lifecycle::AfterReboot>>,
 }
 
 /// A set of fake nodes that know about each other (for `node` routing and bootstrap state).
@@ -153,6 +162,7 @@ impl FakeCluster {
                     broken_health_streams: 0,
                     applies: 0,
                     resets: Vec::new(),
+                    lifecycle: lifecycle::NodeLifecycle::default(),
                 },
             );
         }
@@ -166,6 +176,8 @@ impl FakeCluster {
                 kubeconfig: Mutex::new(None),
                 etcd: Mutex::default(),
                 restarts,
+                history: Mutex::default(),
+                after_reboot: Mutex::default(),
             }),
         };
         for (spec, rx) in receivers {
@@ -389,7 +401,9 @@ async fn run_node(
                 let _ = tonic::transport::Server::builder()
                     .add_service(MachineServiceServer::new(service.clone()))
                     .add_service(ClusterServiceServer::new(service.clone()))
-                    .add_service(StorageServiceServer::new(service))
+                    .add_service(StorageServiceServer::new(service.clone()))
+                    .add_service(LifecycleServiceServer::new(service.clone()))
+                    .add_service(ImageServiceServer::new(service))
                     .serve_with_incoming_shutdown(incoming, stop)
                     .await;
             }
@@ -706,6 +720,13 @@ fn validate(version: &str, config: &[u8]) -> Result<(), String> {
 
 #[tonic::async_trait]
 impl MachineService for FakeService {
+    async fn reboot(
+        &self,
+        request: Request<crate::proto::machine::RebootRequest>,
+    ) -> Result<Response<crate::proto::machine::RebootResponse>, Status> {
+        self.fake_reboot(request).await
+    }
+
     async fn apply_configuration(
         &self,
         request: Request<ApplyConfigurationRequest>,
@@ -743,6 +764,9 @@ impl MachineService for FakeService {
             n.config = Some(request.data.clone());
             n.applies += 1;
         })?;
+        if stage == Stage::Running {
+            self.cluster.record(&node, "apply".to_string());
+        }
         if stage == Stage::Maintenance {
             // Install, then reboot into the configured system.
             self.cluster.transition(node.clone(), Stage::Installing);
