@@ -27,16 +27,19 @@ const POOL_CONFLICT: &str = "cilium.io/PoolConflict";
 
 /// A client from the kubeconfig bytes Talos handed out.
 pub async fn client(kubeconfig: &[u8]) -> Result<Client, LiveError> {
-    let text = String::from_utf8_lossy(kubeconfig);
-    let parsed = kube::config::Kubeconfig::from_yaml(&text).map_err(LiveError::Kubeconfig)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(LiveError::Kubeconfig)?;
-    Client::try_from(config).map_err(|source| LiveError::Kubernetes {
+    Client::try_from(config(kubeconfig).await?).map_err(|source| LiveError::Kubernetes {
         phase: Phase::Cilium,
         source,
     })
+}
+
+/// The client configuration in kubeconfig bytes (its current context).
+pub async fn config(kubeconfig: &[u8]) -> Result<kube::Config, LiveError> {
+    let text = String::from_utf8_lossy(kubeconfig);
+    let parsed = kube::config::Kubeconfig::from_yaml(&text).map_err(LiveError::Kubeconfig)?;
+    kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(LiveError::Kubeconfig)
 }
 
 /// What one look found.

@@ -30,7 +30,14 @@ pub enum UpgradeError {
         wanted: String,
     },
     #[error("{node}: {what}")]
-    Workloads { node: String, what: String },
+    Workloads {
+        node: String,
+        what: String,
+        #[source]
+        source: crate::run::WorkloadsError,
+    },
+    #[error("{node}: Talos reports the version {tag:?}, which is not a release version")]
+    BadVersion { node: String, tag: String },
 }
 
 impl UpgradeError {

@@ -68,19 +68,22 @@ pub struct Options {
 /// wait for it to be Ready and uncordon it (only if the upgrade cordoned it).
 pub trait Workloads: Sync {
     /// Cordons and drains `node`; returns a one-line summary.
-    fn drain(&self, node: &str) -> impl Future<Output = Result<String, String>> + Send;
+    fn drain(&self, node: &str) -> impl Future<Output = Result<String, WorkloadsError>> + Send;
     /// Waits until `node` is Ready and uncordons it if an upgrade cordoned it.
-    fn settle(&self, node: &str) -> impl Future<Output = Result<(), String>> + Send;
+    fn settle(&self, node: &str) -> impl Future<Output = Result<(), WorkloadsError>> + Send;
 }
+
+/// Why the Kubernetes side of a node's upgrade failed, with its causes.
+pub type WorkloadsError = Box<dyn std::error::Error + Send + Sync>;
 
 /// For `--no-drain`: nodes reboot with their pods on them (as `talosctl upgrade --drain=false`).
 pub struct NoDrain;
 
 impl Workloads for NoDrain {
-    async fn drain(&self, _node: &str) -> Result<String, String> {
+    async fn drain(&self, _node: &str) -> Result<String, WorkloadsError> {
         Ok("not drained (--no-drain)".to_string())
     }
-    async fn settle(&self, _node: &str) -> Result<(), String> {
+    async fn settle(&self, _node: &str) -> Result<(), WorkloadsError> {
         Ok(())
     }
 }
@@ -148,9 +151,9 @@ fn key(v: &Version) -> (u32, u32, u32) {
 }
 
 fn parse_tag(node: &str, tag: &str) -> Result<Version, UpgradeError> {
-    tag.parse().map_err(|_| UpgradeError::Workloads {
+    tag.parse().map_err(|_| UpgradeError::BadVersion {
         node: node.to_string(),
-        what: format!("Talos reports the version {tag:?}, which is not a release version"),
+        tag: tag.to_string(),
     })
 }
 
@@ -428,9 +431,10 @@ async fn upgrade_node<W: Workloads>(
         workloads
             .settle(name)
             .await
-            .map_err(|what| UpgradeError::Workloads {
+            .map_err(|source| UpgradeError::Workloads {
                 node: name.to_string(),
-                what,
+                what: "waiting for the node to be Ready and uncordoning it".to_string(),
+                source,
             })?;
         report.say(Some(name), format!("already runs Talos {running}"));
         return Ok(false);
@@ -457,9 +461,10 @@ async fn upgrade_node<W: Workloads>(
     let drained = workloads
         .drain(name)
         .await
-        .map_err(|what| UpgradeError::Workloads {
+        .map_err(|source| UpgradeError::Workloads {
             node: name.to_string(),
-            what: format!("{what} (the node is cordoned and still runs Talos {running}; its new version is written and boots at its next reboot)"),
+            what: format!("draining before the reboot (the node stays cordoned and still runs Talos {running}; its new version is written and boots at its next reboot)"),
+            source,
         })?;
     report.say(Some(name), drained);
     report.say(Some(name), "rebooting");
@@ -477,10 +482,11 @@ async fn upgrade_node<W: Workloads>(
     workloads
         .settle(name)
         .await
-        .map_err(|what| UpgradeError::Workloads {
-            node: name.to_string(),
-            what,
-        })?;
+        .map_err(|source| UpgradeError::Workloads {
+                node: name.to_string(),
+                what: "waiting for the node to be Ready and uncordoning it".to_string(),
+                source,
+            })?;
     Ok(true)
 }
 
@@ -683,9 +689,10 @@ async fn apply_stage<W: Workloads>(
         workloads
             .settle(name)
             .await
-            .map_err(|what| UpgradeError::Workloads {
+            .map_err(|source| UpgradeError::Workloads {
                 node: name.to_string(),
-                what,
+                what: "waiting for the node to be Ready and uncordoning it".to_string(),
+                source,
             })?;
     }
     Ok(Some(what))

@@ -62,6 +62,44 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Prove a snapshot: restore it into a scratch etcd here, count objects, time it.
     Drill(DrillArgs),
+    /// Bring the running cluster to lab.yaml's Talos and Kubernetes versions, node by node
+    /// (`--plan` shows the steps; rerun to continue after an interruption).
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Print the ordered steps and what each waits for, and drill draining each node in turn
+    /// against the running workloads; change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Workers upgraded at once (control planes always go one at a time).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Reboot nodes without draining them first (no Kubernetes access needed).
+    #[arg(long)]
+    pub no_drain: bool,
+    /// How long draining one node may take (PodDisruptionBudgets may hold it), in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub drain_timeout_seconds: u64,
+    /// Evict pods no controller owns when draining (nothing recreates them); without it such
+    /// a pod stops the upgrade before its node is drained.
+    #[arg(long)]
+    pub evict_unmanaged: bool,
+    /// Do not take an etcd snapshot first (one taken just before is the way back).
+    #[arg(long)]
+    pub skip_backup: bool,
+    #[command(flatten)]
+    pub dir: BackupDirArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// The kubeconfig for draining [default: the first file in $KUBECONFIG, else the one
+    /// `kubelab up` wrote].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         cli::Command::Backup(args) => commands::backup::run(args, style),
         cli::Command::Restore(args) => commands::restore::run(args, style),
         cli::Command::Drill(args) => commands::drill::run(args, style),
+        cli::Command::Upgrade(args) => commands::upgrade::run(args, style),
     };
     match result {
         Ok(code) => code,

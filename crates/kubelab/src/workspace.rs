@@ -142,6 +142,20 @@ impl Workspace {
 
 /// `$XDG_CONFIG_HOME/kubelab/<cluster>.kubeconfig`, or under `~/.config`: where `kubelab up`
 /// puts the admin kubeconfig, outside the repository for the same reason as the identity.
+/// The kubeconfig to use, as kubectl looks for it: `flag`, then `$KUBECONFIG` (its first file
+/// that exists), then the file `kubelab up` wrote.
+pub fn resolve_kubeconfig(flag: Option<&PathBuf>, cluster: &str) -> Result<PathBuf, String> {
+    if let Some(path) = flag {
+        return Ok(path.clone());
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        if let Some(found) = std::env::split_paths(&list).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    default_kubeconfig(cluster)
+}
+
 pub fn default_kubeconfig(cluster: &str) -> Result<PathBuf, String> {
     default_identity(cluster).map(|p| p.with_extension("kubeconfig"))
 }

@@ -17,6 +17,14 @@ use crate::workspace::{LoadError, Workspace};
 
 /// The lab ready for the live layer, or the exit code when it is not.
 pub fn open(args: &LiveArgs, style: Style) -> Result<Result<LiveLab, ExitCode>, String> {
+    Ok(open_workspace(args, style)?.map(|(_, live)| live))
+}
+
+/// [`open`], keeping the loaded workspace (lab.yaml, secrets, paths) too.
+pub fn open_workspace(
+    args: &LiveArgs,
+    style: Style,
+) -> Result<Result<(Workspace, LiveLab), ExitCode>, String> {
     let workspace = match Workspace::load(&args.lab, style) {
         Ok(w) => w,
         Err(LoadError::Findings) => return Ok(Err(ExitCode::from(crate::EXIT_FINDINGS))),
@@ -33,7 +41,7 @@ pub fn open(args: &LiveArgs, style: Style) -> Result<Result<LiveLab, ExitCode>, 
     let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
     let pins = pins(&args.pin, &workspace.lab)?;
     let live = LiveLab::new(&lab, &tree, &pins).map_err(|e| chain(&e))?;
-    Ok(Ok(live))
+    Ok(Ok((workspace, live)))
 }
 
 /// The maintenance-mode pins: lab.yaml's `maintenanceFingerprint`s, overridden by `--pin`.

@@ -17,3 +17,4 @@ pub mod schema;
 pub mod secrets;
 pub mod status;
 pub mod up;
+pub mod upgrade;
