@@ -27,6 +27,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// eviction that resolves itself once the namespace controller deletes the pod).
 const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
 
+/// A blocked pod's reason when no answer to its eviction came before the deadline (most likely
+/// a client retrying the refusal itself, so the budget's reason never reached the drain).
+pub(crate) const UNANSWERED: &str = "no answer to the eviction before the deadline \
+     (a client that retries refused evictions itself hides the budget's answer: build it with kubelab_drain::client)";
+
+/// The client a drain wants: kube's default client retries 429 answers itself (kube 4.2's
+/// `default_retry`: up to 15 tries with exponential backoff from 5 ms, some two and a half
+/// minutes in all), so one eviction refused by a budget would not return for minutes and its
+/// reason would be lost. A drain retries refused evictions itself, every `poll` until its
+/// deadline, and needs each refusal to come back at once. Everything else is `config` as is.
+pub fn client(mut config: kube::Config) -> Result<Client, kube::Error> {
+    config.default_retry = false;
+    Client::try_from(config)
+}
+
 /// Marks the node unschedulable. Returns whether it changed (false: it already was).
 pub async fn cordon(client: &Client, node: &str) -> Result<bool, DrainError> {
     set_unschedulable(client, node, true).await
@@ -173,6 +188,8 @@ enum Outcome {
     Evicted { wait: bool },
     /// Refused for now (a budget, or the namespace is being deleted): ask again later.
     Retry(String),
+    /// Cut off at the deadline without an answer.
+    Unanswered,
 }
 
 /// Requests each eviction; the ones budgets refuse are asked again every `poll` until the
@@ -199,7 +216,16 @@ async fn evict_all(
                     pod: report.pod.clone(),
                 });
             }
-            match evict_once(client, node, &pod, &report.pod).await? {
+            // A retrying client can hold one call until the deadline: the pods after it are
+            // not asked again once it has passed.
+            if Instant::now() >= deadline {
+                reasons
+                    .entry(report.pod.clone())
+                    .or_insert_with(|| UNANSWERED.to_string());
+                still.push((pod, report));
+                continue;
+            }
+            match evict_once(client, node, deadline, &pod, &report.pod).await? {
                 Outcome::Evicted { wait } => {
                     reasons.remove(&report.pod);
                     let uid = if wait { pod.metadata.uid.clone() } else { None };
@@ -218,6 +244,13 @@ async fn evict_all(
                         });
                         reasons.insert(report.pod.clone(), reason);
                     }
+                    still.push((pod, report));
+                }
+                Outcome::Unanswered => {
+                    // The last reason the apiserver gave, if any, says more than the silence.
+                    reasons
+                        .entry(report.pod.clone())
+                        .or_insert_with(|| UNANSWERED.to_string());
                     still.push((pod, report));
                 }
             }
@@ -248,22 +281,33 @@ async fn evict_all(
 /// One eviction request through kube's `evict`, which posts an Eviction body with only
 /// `metadata.name` (no apiVersion or kind): the apiserver decodes a body without a type into the
 /// Eviction version its endpoint serves, so the same request works on 1.20 (policy/v1beta1
-/// only) and on today's servers (policy/v1), with no discovery round trip. No delete options
-/// are sent: the pod's own grace period applies, as with kubectl's default `--grace-period=-1`.
+/// only) and on today's servers (policy/v1), with no discovery round trip (tested against 1.20
+/// by the harness test). No delete options are sent (kube 4.2 would send them under
+/// `delete_options`, a key the apiserver does not know): the pod's own grace period applies,
+/// as with kubectl's default `--grace-period=-1`.
+///
+/// The call is cut off at the deadline (or [`REQUEST_TIMEOUT`]): a client that retries 429s
+/// itself would otherwise hold it for minutes. Cut off at the deadline, the pod counts as still
+/// blocked; the server may have accepted a late retry, which a rerun of the drain then sees.
 async fn evict_once(
     client: &Client,
     node: &str,
+    deadline: Instant,
     pod: &Pod,
     pod_ref: &PodRef,
 ) -> Result<Outcome, DrainError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod_ref.namespace);
+    let limit = deadline
+        .saturating_duration_since(Instant::now())
+        .min(REQUEST_TIMEOUT);
     let answer = match tokio::time::timeout(
-        REQUEST_TIMEOUT,
+        limit,
         api.evict(&pod_ref.name, &EvictParams::default()),
     )
     .await
     {
         Ok(answer) => answer,
+        Err(_) if limit < REQUEST_TIMEOUT => return Ok(Outcome::Unanswered),
         Err(_) => {
             return Err(DrainError::Unresponsive {
                 node: node.to_string(),

@@ -6,6 +6,9 @@
 //! go and which stay is [`classify`]; a budget that allows no disruption is waited out until
 //! [`DrainOptions::timeout`]; the drain returns once every evicted pod is gone. Every step is
 //! idempotent, so a drain interrupted halfway converges when run again.
+//!
+//! Build the client with [`client`]: kube's default client retries a budget's 429 itself for
+//! minutes, hiding the refusal the drain needs to see.
 
 mod classify;
 mod drain;
@@ -15,7 +18,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use classify::{classify, is_finished, PodClass, PodRef, Risk, SkipReason, MIRROR_ANNOTATION};
-pub use drain::{cordon, drain, uncordon};
+pub use drain::{client, cordon, drain, uncordon};
 pub use error::{BlockedPod, DrainError, RefusedPod};
 
 /// How a drain may proceed.
