@@ -211,11 +211,6 @@ async fn evict_all(
     loop {
         let mut still = Vec::new();
         for (pod, report) in pending {
-            if first_round {
-                progress(DrainEvent::Evicting {
-                    pod: report.pod.clone(),
-                });
-            }
             // A retrying client can hold one call until the deadline: the pods after it are
             // not asked again once it has passed.
             if Instant::now() >= deadline {
@@ -224,6 +219,11 @@ async fn evict_all(
                     .or_insert_with(|| UNANSWERED.to_string());
                 still.push((pod, report));
                 continue;
+            }
+            if first_round {
+                progress(DrainEvent::Evicting {
+                    pod: report.pod.clone(),
+                });
             }
             match evict_once(client, node, deadline, &pod, &report.pod).await? {
                 Outcome::Evicted { wait } => {
@@ -317,6 +317,13 @@ async fn evict_once(
         }
     };
     match answer {
+        // The eviction handler answers some refusals (a pod under two budgets) with a failure
+        // Status rather than an error; the apiserver turns that into an HTTP error today, but
+        // a failure Status that reached us as a success is no eviction either.
+        Ok(status) if status.is_failure() => Err(DrainError::Evict {
+            pod: pod_ref.clone(),
+            source: kube::Error::Api(Box::new(status)),
+        }),
         Ok(_) => Ok(Outcome::Evicted { wait: true }),
         Err(kube::Error::Api(status)) => {
             if status.is_not_found() {

@@ -138,3 +138,63 @@ pub struct SkippedPod {
     pub pod: PodRef,
     pub reason: SkipReason,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines the CLI prints for a drain, one per kind of event.
+    #[test]
+    fn events_read_as_the_cli_prints_them() {
+        let pod = |name: &str| PodRef {
+            namespace: "apps".to_string(),
+            name: name.to_string(),
+        };
+        let events = [
+            DrainEvent::Cordoned {
+                node: "w-1".to_string(),
+                changed: true,
+            },
+            DrainEvent::Cordoned {
+                node: "w-1".to_string(),
+                changed: false,
+            },
+            DrainEvent::Skipped {
+                pod: pod("agent-x7"),
+                reason: SkipReason::DaemonSet,
+            },
+            DrainEvent::Skipped {
+                pod: pod("etcd-w-1"),
+                reason: SkipReason::Mirror,
+            },
+            DrainEvent::Evicting { pod: pod("web-1") },
+            DrainEvent::Blocked {
+                pod: pod("web-1"),
+                reason: "The disruption budget web needs 2 healthy pods and has 2 currently"
+                    .to_string(),
+            },
+            DrainEvent::WaitingFor { pod: pod("web-1") },
+            DrainEvent::Gone { pod: pod("web-1") },
+            DrainEvent::Done {
+                node: "w-1".to_string(),
+                evicted: 1,
+                skipped: 2,
+            },
+        ];
+        let lines: Vec<String> = events.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "node w-1 cordoned",
+                "node w-1 already cordoned",
+                "skipping apps/agent-x7: managed by a DaemonSet",
+                "skipping apps/etcd-w-1: a static pod's mirror",
+                "evicting apps/web-1",
+                "apps/web-1 blocked by its disruption budget: The disruption budget web needs 2 healthy pods and has 2 currently",
+                "waiting for apps/web-1 to terminate",
+                "apps/web-1 is gone",
+                "node w-1 drained: 1 pod(s) evicted, 2 skipped",
+            ]
+        );
+    }
+}

@@ -664,3 +664,50 @@ async fn cordon_and_uncordon_are_idempotent() {
     ));
     corner.clean_up(&[node]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the k8s harness (../shared/tools/k8s-harness): run by .ci/run"]
+async fn a_pod_under_two_budgets_fails_the_drain_with_the_apiservers_answer() {
+    let corner = Corner::new("twice").await;
+    let node = "drain-twice-a";
+    corner.node(node).await;
+    corner.deployment("pair", 1, json!([])).await;
+    let before = corner.running_on("pair", 1, node).await;
+    let budgets = corner.budgets();
+    for name in ["pair-a", "pair-b"] {
+        let budget: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
+            "metadata": { "name": name },
+            "spec": { "maxUnavailable": 1, "selector": { "matchLabels": { "app": "pair" } } }
+        }))
+        .unwrap();
+        budgets
+            .create(&PostParams::default(), &budget)
+            .await
+            .unwrap();
+    }
+
+    // The eviction handler cannot judge the pod and says so with a 500: retrying cannot help,
+    // so the drain fails at once (not at its deadline) with the apiserver's answer as source.
+    let started = Instant::now();
+    let err = drain(
+        &corner.client,
+        node,
+        &quick(Duration::from_secs(20)),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let DrainError::Evict { pod, source } = &err else {
+        panic!("expected Evict, got {err:?}");
+    };
+    assert_eq!(pod.name, names(&before)[0]);
+    assert!(
+        matches!(source, kube::Error::Api(status) if status.code == 500
+            && status.message.contains("more than one PodDisruptionBudget")),
+        "{source:?}"
+    );
+    assert_eq!(names(&corner.live_pods("pair").await), names(&before));
+    corner.clean_up(&[node]).await;
+}
