@@ -14,10 +14,12 @@
 mod error;
 mod lab;
 
+pub mod drill;
 pub mod kubernetes;
 pub mod path;
 pub mod plan;
 pub mod run;
+pub mod workloads;
 
 pub use error::UpgradeError;
 pub use lab::UpgradeLab;

@@ -40,9 +40,14 @@ pub fn steps(
     for hop in &path.talos {
         let hop_key = (hop.major, hop.minor, hop.patch.unwrap_or(0));
         let needs = |node: &str| version_of(node).is_none_or(|v| v < hop_key);
-        for cp in lab.live.control_planes().filter(|n| needs(&n.name)) {
+        for cp in observed
+            .control_plane_order(lab)
+            .into_iter()
+            .filter(|n| needs(&n.name))
+        {
+            let leads = observed.etcd_leader.as_deref() == Some(cp.name.as_str());
             steps.push(Step {
-                node: Some(cp.name.clone()),
+                node: Some(if leads { format!("{} (etcd leader: last)", cp.name) } else { cp.name.clone() }),
                 action: format!("Talos → {hop}: pull {}, write it to the inactive slot, drain, reboot", lab.installer(&cp.name, hop)),
                 waits_for: "before: etcd healthy with every member and a leader; after: Talos answers on the new version, its etcd member healthy, the node Ready, then uncordon".to_string(),
             });

@@ -68,9 +68,9 @@ pub struct Options {
 /// wait for it to be Ready and uncordon it (only if the upgrade cordoned it).
 pub trait Workloads: Sync {
     /// Cordons and drains `node`; returns a one-line summary.
-    fn drain(&self, node: &str) -> impl Future<Output = Result<String, WorkloadsError>> + Send;
+    fn drain(&self, node: &str) -> impl Future<Output = Result<String, WorkloadsError>>;
     /// Waits until `node` is Ready and uncordons it if an upgrade cordoned it.
-    fn settle(&self, node: &str) -> impl Future<Output = Result<(), WorkloadsError>> + Send;
+    fn settle(&self, node: &str) -> impl Future<Output = Result<(), WorkloadsError>>;
 }
 
 /// Why the Kubernetes side of a node's upgrade failed, with its causes.
@@ -127,9 +127,16 @@ pub struct Observed {
     /// Per node, whether its running config differs from the rendered one at all.
     pub drifted: BTreeMap<String, bool>,
     pub kubernetes: Option<Version>,
+    /// The control plane leading etcd (upgraded last, so leadership moves once).
+    pub etcd_leader: Option<String>,
 }
 
 impl Observed {
+    /// The control planes in the order they are upgraded: lab.yaml's, the etcd leader last.
+    pub fn control_plane_order<'a>(&self, lab: &'a UpgradeLab) -> Vec<&'a LiveNode> {
+        leader_last(lab, self.etcd_leader.as_deref())
+    }
+
     pub fn running(&self) -> Running {
         Running {
             talos: self.talos.clone(),
@@ -250,6 +257,7 @@ pub async fn observe(lab: &UpgradeLab, t: &Timeouts) -> Result<Observed, Upgrade
         images,
         drifted,
         kubernetes,
+        etcd_leader: etcd_view(lab, t).await.leader,
     })
 }
 
@@ -372,11 +380,7 @@ pub async fn upgrade<W: Workloads>(
         );
         // The etcd leader goes last, so leadership moves once rather than at every reboot.
         let view = etcd_gate(lab, t, "any control plane").await?;
-        let mut control_planes: Vec<&LiveNode> = lab.live.control_planes().collect();
-        if let Some(leader) = &view.leader {
-            control_planes.sort_by_key(|n| &n.name == leader);
-        }
-        for cp in control_planes {
+        for cp in leader_last(lab, view.leader.as_deref()) {
             if upgrade_node(lab, cp, hop, t, workloads, &report).await? {
                 summary
                     .talos_upgraded
@@ -413,6 +417,13 @@ pub async fn upgrade<W: Workloads>(
     apply_configs(lab, options, workloads, &report, &mut summary).await?;
     report.say(None, "upgrade complete");
     Ok(summary)
+}
+
+fn leader_last<'a>(lab: &'a UpgradeLab, leader: Option<&str>) -> Vec<&'a LiveNode> {
+    let mut control_planes: Vec<&LiveNode> = lab.live.control_planes().collect();
+    // A stable sort: lab.yaml's order otherwise.
+    control_planes.sort_by_key(|n| Some(n.name.as_str()) == leader);
+    control_planes
 }
 
 /// Upgrades one node to `hop`; `false` when it already ran it (or newer).
@@ -483,10 +494,10 @@ async fn upgrade_node<W: Workloads>(
         .settle(name)
         .await
         .map_err(|source| UpgradeError::Workloads {
-                node: name.to_string(),
-                what: "waiting for the node to be Ready and uncordoning it".to_string(),
-                source,
-            })?;
+            node: name.to_string(),
+            what: "waiting for the node to be Ready and uncordoning it".to_string(),
+            source,
+        })?;
     Ok(true)
 }
 

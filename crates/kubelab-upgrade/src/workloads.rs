@@ -30,7 +30,12 @@ impl KubeWorkloads {
     /// `client` should come from [`kubelab_drain::client`] (refused evictions must come back
     /// at once). Pods with emptyDir volumes are evicted, as the node's reboot ends them anyway;
     /// pods no controller owns are refused unless `evict_unmanaged`.
-    pub fn new(client: Client, drain_timeout: Duration, poll: Duration, evict_unmanaged: bool) -> Self {
+    pub fn new(
+        client: Client,
+        drain_timeout: Duration,
+        poll: Duration,
+        evict_unmanaged: bool,
+    ) -> Self {
         KubeWorkloads {
             client,
             drain: DrainOptions {
@@ -80,7 +85,10 @@ fn marked(node: &Node) -> bool {
 }
 
 fn unschedulable(node: &Node) -> bool {
-    node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false)
+    node.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
 }
 
 impl Workloads for KubeWorkloads {
@@ -130,4 +138,3 @@ impl Workloads for KubeWorkloads {
         }
     }
 }
-

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kubelab_backup::{BackupOptions, EtcdTools};
-use kubelab_manifests::Document;
-use kubelab_plan::model::NodeRole;
-use kubelab_plan::{drill, workloads, Cluster};
+use kubelab_plan::drill;
 use kubelab_upgrade::{plan, NoDrain, Options, Timeouts, UpgradeEvent, UpgradeLab, Workloads};
 
 use super::live;
@@ -42,10 +40,10 @@ pub fn run(args: UpgradeArgs, style: Style) -> Result<ExitCode, String> {
         }
         crate::outln!(
             "    Kubernetes {}",
-            observed
-                .kubernetes
-                .as_ref()
-                .map_or_else(|| "unknown until every node runs lab.yaml's Talos minor".to_string(), ToString::to_string)
+            observed.kubernetes.as_ref().map_or_else(
+                || "unknown until every node runs lab.yaml's Talos minor".to_string(),
+                ToString::to_string
+            )
         );
         crate::outln!(
             "{} Talos {}, Kubernetes {}\n",
@@ -67,7 +65,10 @@ pub fn run(args: UpgradeArgs, style: Style) -> Result<ExitCode, String> {
         if json {
             crate::outln!("{}", serde_json::json!({ "steps": [], "upToDate": true }));
         } else {
-            crate::outln!("{} every node runs lab.yaml's versions and its rendered config; nothing to do", style.green("✓"));
+            crate::outln!(
+                "{} every node runs lab.yaml's versions and its rendered config; nothing to do",
+                style.green("✓")
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -161,10 +162,16 @@ fn run_with<W: Workloads>(
             }
         } else {
             let time = kubelab_live::human_duration(Duration::from_millis(event.elapsed_ms));
-            crate::outln!("    {:<10} {} [{time}]", event.node.as_deref().unwrap_or(""), event.message);
+            crate::outln!(
+                "    {:<10} {} [{time}]",
+                event.node.as_deref().unwrap_or(""),
+                event.message
+            );
         }
     };
-    runtime.block_on(kubelab_upgrade::upgrade(lab, path, options, workloads, &mut print))
+    runtime.block_on(kubelab_upgrade::upgrade(
+        lab, path, options, workloads, &mut print,
+    ))
 }
 
 /// The etcd snapshot an upgrade starts with: the way back if it goes wrong.
@@ -186,7 +193,12 @@ fn backup_first(
     };
     let summary = runtime
         .block_on(kubelab_backup::backup(&cluster, &options))
-        .map_err(|e| format!("the etcd snapshot before the upgrade failed, so nothing was upgraded: {}", with_causes(&e)))?;
+        .map_err(|e| {
+            format!(
+                "the etcd snapshot before the upgrade failed, so nothing was upgraded: {}",
+                with_causes(&e)
+            )
+        })?;
     if json {
         crate::outln!("{}", serde_json::json!({ "backup": summary.path }));
     } else {
@@ -202,7 +214,10 @@ fn backup_first(
 
 /// The kubeconfig, as kubectl looks for it: the flag, then `$KUBECONFIG`, then `kubelab up`'s.
 fn kubeconfig(args: &UpgradeArgs, workspace: &Workspace) -> Result<Vec<u8>, String> {
-    let path = crate::workspace::resolve_kubeconfig(args.kubeconfig.as_ref(), &workspace.lab.metadata.name)?;
+    let path = crate::workspace::resolve_kubeconfig(
+        args.kubeconfig.as_ref(),
+        &workspace.lab.metadata.name,
+    )?;
     std::fs::read(&path).map_err(|e| {
         format!(
             "cannot read the kubeconfig {} ({e}); draining needs the Kubernetes API: give --kubeconfig, or --no-drain to reboot nodes with their pods",
@@ -229,9 +244,7 @@ async fn kube_workloads(
     ))
 }
 
-/// Draining each node in turn, in upgrade order, against the running workloads: what would go
-/// Pending and which budgets would be broken (`kubelab plan`'s failure drill, one node at a
-/// time).
+/// Draining each node in turn against the running workloads (see `kubelab_upgrade::drill`).
 async fn drain_drills(
     args: &UpgradeArgs,
     workspace: &Workspace,
@@ -241,73 +254,18 @@ async fn drain_drills(
     let client = kubelab_live::kubernetes::client(&bytes)
         .await
         .map_err(|e| live::chain(&e))?;
-    let documents = tokio::time::timeout(Duration::from_secs(30), live_documents(&client))
+    let look = kubelab_upgrade::drill::drain_drills(&client, lab);
+    tokio::time::timeout(Duration::from_secs(30), look)
         .await
-        .map_err(|_| "the cluster did not answer within 30s".to_string())??;
-    let minor = lab.target_kubernetes.minor;
-    let mut cluster = Cluster {
-        kubernetes_minor: minor,
-        ..Cluster::default()
-    };
-    let (nodes, rest): (Vec<Document>, Vec<Document>) =
-        documents.into_iter().partition(|d| d.kind() == "Node");
-    let mut errors = workloads::load(&mut cluster, &nodes);
-    errors.extend(workloads::load(&mut cluster, &rest));
-    if let Some(e) = errors.first() {
-        return Err(with_causes(e));
-    }
-    cluster.etcd_members = (0..cluster.nodes.len())
-        .filter(|&i| cluster.nodes[i].role == NodeRole::ControlPlane)
-        .collect();
-    let outcome = kubelab_plan::schedule(&cluster, kubelab_plan::Options::default());
-    let order = lab.live.control_planes().chain(lab.live.workers());
-    Ok(order
-        .filter_map(|node| cluster.node_index(&node.name))
-        .map(|index| drill::run(&cluster, &outcome, &[index], &kubelab_plan::Options::default()))
-        .collect())
-}
-
-/// The nodes, the pods bound to them and the disruption budgets, as documents `kubelab plan`
-/// reads.
-async fn live_documents(client: &kube::Client) -> Result<Vec<Document>, String> {
-    use k8s_openapi::api::core::v1::{Node, Pod};
-    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-    use kube::api::{Api, ListParams};
-    let params = ListParams::default();
-    let failed = |what: &str| {
-        let what = what.to_string();
-        move |e: kube::Error| format!("listing {what}: {e}")
-    };
-    let nodes = Api::<Node>::all(client.clone()).list(&params).await.map_err(failed("nodes"))?;
-    let pods = Api::<Pod>::all(client.clone())
-        .list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"))
-        .await
-        .map_err(failed("pods"))?;
-    let budgets = Api::<PodDisruptionBudget>::all(client.clone())
-        .list(&params)
-        .await
-        .map_err(failed("pod disruption budgets"))?;
-    let mut documents = Vec::new();
-    let mut push = |value: Result<serde_json::Value, serde_json::Error>| {
-        if let Ok(value) = value {
-            documents.push(Document {
-                file: "(live cluster)".to_string(),
-                line: 0,
-                value,
-            });
-        }
-    };
-    nodes.items.iter().for_each(|n| push(serde_json::to_value(n)));
-    pods.items
-        .iter()
-        .filter(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some()))
-        .for_each(|p| push(serde_json::to_value(p)));
-    budgets.items.iter().for_each(|b| push(serde_json::to_value(b)));
-    Ok(documents)
+        .map_err(|_| "the cluster did not answer within 30s".to_string())?
+        .map_err(|e| with_causes(&e))
 }
 
 fn drill_text(drills: &[drill::Drill], style: Style) -> String {
-    let mut out = format!("\n{}\n", style.bold("Draining each node in turn (kubelab plan's drill on the running workloads)"));
+    let mut out = format!(
+        "\n{}\n",
+        style.bold("Draining each node in turn (kubelab plan's drill on the running workloads)")
+    );
     let mut blocked = 0;
     for d in drills {
         let node = d.failed.join(", ");
@@ -316,20 +274,35 @@ fn drill_text(drills: &[drill::Drill], style: Style) -> String {
             problems.push(format!("{} pod(s) would stay Pending", d.pending.len()));
         }
         if !d.budgets_violated.is_empty() {
-            let names: Vec<&str> = d.budgets_violated.iter().map(|b| b.budget.as_str()).collect();
+            let names: Vec<&str> = d
+                .budgets_violated
+                .iter()
+                .map(|b| b.budget.as_str())
+                .collect();
             problems.push(format!("drain blocked by budget(s) {}", names.join(", ")));
         }
         if !d.data_at_risk.is_empty() {
-            problems.push(format!("{} local volume(s) unavailable while it reboots", d.data_at_risk.len()));
+            problems.push(format!(
+                "{} local volume(s) unavailable while it reboots",
+                d.data_at_risk.len()
+            ));
         }
         if d.etcd.as_ref().is_some_and(|q| !q.kept) {
             problems.push("etcd would lose quorum".to_string());
         }
         if problems.is_empty() {
-            out.push_str(&format!("    {node:<10} {} {} pod(s) move elsewhere\n", style.green("ok"), d.moved.len()));
+            out.push_str(&format!(
+                "    {node:<10} {} {} pod(s) move elsewhere\n",
+                style.green("ok"),
+                d.moved.len()
+            ));
         } else {
             blocked += 1;
-            out.push_str(&format!("    {node:<10} {} {}\n", style.yellow("attention:"), problems.join("; ")));
+            out.push_str(&format!(
+                "    {node:<10} {} {}\n",
+                style.yellow("attention:"),
+                problems.join("; ")
+            ));
         }
     }
     if blocked > 0 {
