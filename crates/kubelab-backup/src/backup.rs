@@ -162,7 +162,7 @@ pub(crate) async fn member_reports(cluster: &TalosCluster) -> Vec<MemberReport> 
     reports
 }
 
-pub(crate) fn timestamp(now: OffsetDateTime) -> (String, String) {
+pub fn timestamp(now: OffsetDateTime) -> (String, String) {
     let (y, mo, d) = (now.year(), u8::from(now.month()), now.day());
     let (h, mi, s) = (now.hour(), now.minute(), now.second());
     (

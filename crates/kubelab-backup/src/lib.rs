@@ -14,12 +14,13 @@ mod error;
 mod etcd_tools;
 mod integrity;
 mod restore;
+mod velero;
 
 /// An age X25519 recipient (what `kubelab-pki` parses `age1…` keys to).
 pub use age::x25519::Recipient as AgeRecipient;
 pub use backup::{
-    backup, choose_member, list_backups, BackupOptions, BackupRecord, BackupSummary, Listed,
-    MemberReport,
+    backup, choose_member, list_backups, timestamp, BackupOptions, BackupRecord, BackupSummary,
+    Listed, MemberReport,
 };
 pub use cluster::{ControlPlane, TalosCluster, Timeouts};
 pub use drill::{drill, resource_of, DrillOptions, DrillReport, LiveCounts, ResourceCount};
@@ -28,4 +29,8 @@ pub use etcd_tools::{EtcdTools, ScratchEtcd, SnapshotStatus};
 pub use integrity::{check_file, Integrity, SnapshotHasher};
 pub use restore::{
     plan, prepare, restore, wipe_labels, PreparedSnapshot, RestorePlan, RestoreStep, RestoreTarget,
+};
+pub use velero::{
+    latest_velero_backup, velero_backup, VeleroBackupStatus, VeleroError, VeleroRequest,
+    VELERO_NAMESPACE,
 };

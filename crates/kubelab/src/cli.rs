@@ -496,6 +496,17 @@ pub struct BackupArgs {
     /// KUBELAB_AGE_RECIPIENTS).
     #[arg(long)]
     pub encrypt: bool,
+    /// Also have Velero back up the lab's namespaces now (as its daily schedule does) and wait
+    /// until it finishes.
+    #[arg(long)]
+    pub velero: bool,
+    /// How long the Velero backup may take, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub velero_timeout_seconds: u64,
+    /// The kubeconfig for --velero [default: the first file in $KUBECONFIG, else the one
+    /// `kubelab up` wrote].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -549,4 +560,8 @@ pub struct DrillArgs {
     /// For a database copied off a node, which has no integrity hash.
     #[arg(long)]
     pub skip_hash_check: bool,
+    /// The kubeconfig for checking the newest Velero backup [default: the first file in
+    /// $KUBECONFIG, else the one `kubelab up` wrote].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use kubelab_backup::{list_backups, BackupOptions, EtcdTools};
+use kubelab_backup::{list_backups, velero_backup, BackupOptions, EtcdTools, VeleroRequest};
 
 use super::etcd::{backup_dir, bytes, chain, load, recipients, runtime, talos_cluster};
 use crate::cli::{BackupArgs, BackupCommand, BackupListArgs};
@@ -63,7 +63,66 @@ pub fn run(args: BackupArgs, style: Style) -> Result<ExitCode, String> {
     for note in &summary.notes {
         crate::outln!("  {} {note}", style.yellow("note:"));
     }
+    if args.velero {
+        velero(&args, &workspace, style)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--velero`: a Velero Backup shaped like the lab's schedule, waited for.
+fn velero(args: &BackupArgs, workspace: &Workspace, style: Style) -> Result<(), String> {
+    let settings = &workspace.lab.backup.velero;
+    if !settings.enabled {
+        return Err("--velero: backup.velero is not enabled in lab.yaml, so the cluster has no Velero to ask".to_string());
+    }
+    let (stamp, _) = kubelab_backup::timestamp(Workspace::now());
+    let request = VeleroRequest {
+        name: format!("kubelab-{}", stamp.to_lowercase()),
+        namespaces: settings.namespaces.clone(),
+        ttl: settings.ttl.clone(),
+        file_system_backup: settings.file_system_backup,
+    };
+    let client = kube_client(args.kubeconfig.as_ref(), workspace)?;
+    let status = runtime()?.block_on(async {
+        let client = client.await?;
+        let mut progress = |s: &kubelab_backup::VeleroBackupStatus| {
+            crate::outln!("  velero backup {}: {}", s.name, s.phase);
+        };
+        velero_backup(
+            &client,
+            &request,
+            std::time::Duration::from_secs(args.velero_timeout_seconds.max(1)),
+            std::time::Duration::from_secs(2),
+            &mut progress,
+        )
+        .await
+        .map_err(|e| chain(&e))
+    })?;
+    crate::outln!(
+        "{} Velero backup {}: {} items, {} warnings",
+        style.green("completed"),
+        status.name,
+        status
+            .items_backed_up
+            .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        status.warnings
+    );
+    Ok(())
+}
+
+/// A Kubernetes client from the kubeconfig kubectl would use.
+pub fn kube_client(
+    flag: Option<&std::path::PathBuf>,
+    workspace: &Workspace,
+) -> Result<impl std::future::Future<Output = Result<kube::Client, String>>, String> {
+    let path = crate::workspace::resolve_kubeconfig(flag, &workspace.lab.metadata.name)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+    Ok(async move {
+        kubelab_live::kubernetes::client(&bytes)
+            .await
+            .map_err(|e| super::live::chain(&e))
+    })
 }
 
 fn run_list(args: BackupListArgs, style: Style) -> Result<ExitCode, String> {

@@ -99,5 +99,87 @@ pub fn run(args: DrillArgs, style: Style) -> Result<ExitCode, String> {
             why_not.as_deref().unwrap_or(e)
         ),
     }
+    if !workspace.lab.backup.velero.enabled {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.offline {
+        crate::outln!("{} Velero not checked (--offline)", style.yellow("note:"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    velero(&args, &workspace, style)
+}
+
+/// The newest Velero backup must have completed and cover lab.yaml's namespaces: exit 1 when
+/// not (a backup that failed is no backup).
+fn velero(
+    args: &DrillArgs,
+    workspace: &crate::workspace::Workspace,
+    style: Style,
+) -> Result<ExitCode, String> {
+    let wanted = &workspace.lab.backup.velero.namespaces;
+    let look = async {
+        let client = super::backup::kube_client(args.kubeconfig.as_ref(), workspace)?.await?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kubelab_backup::latest_velero_backup(&client),
+        )
+        .await
+        .map_err(|_| "the cluster did not answer within 30s".to_string())?
+        .map_err(|e| chain(&e))
+    };
+    let latest = match runtime()?.block_on(look) {
+        Ok(latest) => latest,
+        Err(why) => {
+            crate::outln!("{} Velero not checked: {why}", style.yellow("note:"));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let Some(latest) = latest else {
+        crate::outln!(
+            "{} Velero: no backup at all (the schedule has not run yet? `kubelab backup --velero` takes one now)",
+            style.red("failed")
+        );
+        return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+    };
+    let missing = latest.missing_namespaces(wanted);
+    if latest.phase != "Completed" || !missing.is_empty() {
+        let mut problems = Vec::new();
+        if latest.phase != "Completed" {
+            problems.push(format!(
+                "it is {}{}",
+                latest.phase,
+                latest
+                    .failure
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if !missing.is_empty() {
+            problems.push(format!("it does not include {}", missing.join(", ")));
+        }
+        crate::outln!(
+            "{} Velero: the newest backup, {}: {}",
+            style.red("failed"),
+            latest.name,
+            problems.join("; ")
+        );
+        return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+    }
+    crate::outln!(
+        "velero: newest backup {} completed {} ({} items, {} errors, {} warnings) and covers {}",
+        latest.name,
+        latest.completed.as_deref().unwrap_or("(time not recorded)"),
+        latest
+            .items_backed_up
+            .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        latest.errors,
+        latest.warnings,
+        if wanted.is_empty() {
+            "every namespace".to_string()
+        } else {
+            wanted.join(", ")
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,291 @@
+//! Velero backups on demand and their proof: `kubelab backup --velero` creates a Velero
+//! `Backup` shaped like the lab's daily `Schedule` (same namespaces, TTL, storage location and
+//! file-system backup choice) and waits until Velero finishes it; `kubelab drill` checks that
+//! the newest Velero backup completed and covers the namespaces lab.yaml asks for.
+//!
+//! kubelab does not back anything up itself: Velero does, and kubelab reads what Velero wrote
+//! in the Backup's status (phase, progress, errors, failure reason).
+
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, ListParams, PostParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::Client;
+use serde_json::{json, Value};
+
+/// Where kubelab's render installs Velero (its Helm chart's default namespace).
+pub const VELERO_NAMESPACE: &str = "velero";
+
+/// What the backup covers, from lab.yaml's `backup.velero`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VeleroRequest {
+    /// The Backup's name.
+    pub name: String,
+    /// Namespaces to include; empty means all.
+    pub namespaces: Vec<String>,
+    /// How long Velero keeps it (a Go duration, as the schedule's).
+    pub ttl: String,
+    pub file_system_backup: bool,
+}
+
+/// A Velero Backup as its status tells it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VeleroBackupStatus {
+    pub name: String,
+    /// `New`, `InProgress`, `Completed`, `PartiallyFailed`, `Failed`, `FailedValidation`, …
+    pub phase: String,
+    /// The namespaces it was asked to include (empty: all).
+    pub included_namespaces: Vec<String>,
+    pub started: Option<String>,
+    pub completed: Option<String>,
+    pub items_backed_up: Option<i64>,
+    pub errors: i64,
+    pub warnings: i64,
+    /// Velero's reason for a failure, or its validation errors.
+    pub failure: Option<String>,
+}
+
+impl VeleroBackupStatus {
+    fn from_object(object: &DynamicObject) -> Self {
+        let data = &object.data;
+        let text = |pointer: &str| {
+            data.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let number = |pointer: &str| data.pointer(pointer).and_then(Value::as_i64);
+        let validation: Vec<String> = data
+            .pointer("/status/validationErrors")
+            .and_then(Value::as_array)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        VeleroBackupStatus {
+            name: object.metadata.name.clone().unwrap_or_default(),
+            phase: text("/status/phase").unwrap_or_else(|| "New".to_string()),
+            included_namespaces: data
+                .pointer("/spec/includedNamespaces")
+                .and_then(Value::as_array)
+                .map(|n| {
+                    n.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            started: text("/status/startTimestamp"),
+            completed: text("/status/completionTimestamp"),
+            items_backed_up: number("/status/progress/itemsBackedUp"),
+            errors: number("/status/errors").unwrap_or(0),
+            warnings: number("/status/warnings").unwrap_or(0),
+            failure: text("/status/failureReason")
+                .filter(|reason| !reason.is_empty())
+                .or_else(|| (!validation.is_empty()).then(|| validation.join("; "))),
+        }
+    }
+
+    /// Velero is done with it, one way or the other.
+    pub fn finished(&self) -> bool {
+        // The phases of the Backup CRD's status enum (schemas/crds/velero/v1) that Velero
+        // still moves on from; `Deleting` is final for this purpose (the backup is going).
+        !matches!(
+            self.phase.as_str(),
+            "New"
+                | "Queued"
+                | "ReadyToStart"
+                | "InProgress"
+                | "WaitingForPluginOperations"
+                | "WaitingForPluginOperationsPartiallyFailed"
+                | "Finalizing"
+                | "FinalizingPartiallyFailed"
+        )
+    }
+
+    /// Namespaces lab.yaml asks for that this backup does not cover (none when it includes
+    /// all, `*`, or each of them).
+    pub fn missing_namespaces(&self, wanted: &[String]) -> Vec<String> {
+        if self.included_namespaces.is_empty() || self.included_namespaces.iter().any(|n| n == "*")
+        {
+            return Vec::new();
+        }
+        wanted
+            .iter()
+            .filter(|n| !self.included_namespaces.contains(n))
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VeleroError {
+    #[error("the cluster has no Velero (the velero.io Backup resource is not served): enable backup.velero in lab.yaml and deploy the rendered backup/ manifests")]
+    NotInstalled,
+    #[error("{what}")]
+    Kubernetes {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("Velero backup {name} ended {phase}{}", failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default())]
+    Failed {
+        name: String,
+        phase: String,
+        failure: Option<String>,
+    },
+    #[error("Velero backup {name} is still {phase} after {}s (is the velero Deployment running? `kubectl -n velero logs deploy/velero`)", after.as_secs())]
+    Timeout {
+        name: String,
+        phase: String,
+        after: Duration,
+    },
+}
+
+fn backups(client: &Client) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("velero.io", "v1", "Backup"));
+    Api::namespaced_with(client.clone(), VELERO_NAMESPACE, &resource)
+}
+
+fn kube_error(what: &str) -> impl FnOnce(kube::Error) -> VeleroError + '_ {
+    move |source| match &source {
+        kube::Error::Api(status) if status.code == 404 => VeleroError::NotInstalled,
+        _ => VeleroError::Kubernetes {
+            what: what.to_string(),
+            source,
+        },
+    }
+}
+
+/// Creates the Backup and waits until Velero finishes it. `progress` hears each new phase.
+pub async fn velero_backup(
+    client: &Client,
+    request: &VeleroRequest,
+    timeout: Duration,
+    poll: Duration,
+    progress: &mut dyn FnMut(&VeleroBackupStatus),
+) -> Result<VeleroBackupStatus, VeleroError> {
+    let api = backups(client);
+    let mut spec = json!({
+        "ttl": request.ttl,
+        "storageLocation": "default",
+        "defaultVolumesToFsBackup": request.file_system_backup,
+    });
+    if !request.namespaces.is_empty() {
+        spec["includedNamespaces"] = json!(request.namespaces);
+    }
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1",
+        "kind": "Backup",
+        "metadata": { "name": request.name, "namespace": VELERO_NAMESPACE,
+                      "labels": { "app.kubernetes.io/created-by": "kubelab" } },
+        "spec": spec,
+    }))
+    .map_err(|e| VeleroError::Failed {
+        name: request.name.clone(),
+        phase: "unbuildable".to_string(),
+        failure: Some(e.to_string()),
+    })?;
+    api.create(&PostParams::default(), &object)
+        .await
+        .map_err(kube_error("creating the Velero Backup"))?;
+    let deadline = Instant::now() + timeout;
+    let mut last_phase = String::new();
+    loop {
+        let current = api
+            .get(&request.name)
+            .await
+            .map_err(kube_error("reading the Velero Backup"))?;
+        let status = VeleroBackupStatus::from_object(&current);
+        if status.phase != last_phase {
+            last_phase = status.phase.clone();
+            progress(&status);
+        }
+        if status.finished() {
+            return if status.phase == "Completed" {
+                Ok(status)
+            } else {
+                Err(VeleroError::Failed {
+                    name: status.name,
+                    phase: status.phase,
+                    failure: status.failure,
+                })
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(VeleroError::Timeout {
+                name: status.name,
+                phase: status.phase,
+                after: timeout,
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The newest Velero Backup (by creation time), if any.
+pub async fn latest_velero_backup(
+    client: &Client,
+) -> Result<Option<VeleroBackupStatus>, VeleroError> {
+    let listed = backups(client)
+        .list(&ListParams::default())
+        .await
+        .map_err(kube_error("listing Velero Backups"))?;
+    Ok(listed
+        .items
+        .iter()
+        .max_by(|a, b| {
+            let created = |o: &DynamicObject| o.metadata.creation_timestamp.clone().map(|t| t.0);
+            created(a)
+                .cmp(&created(b))
+                .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+        })
+        .map(VeleroBackupStatus::from_object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(value: Value) -> VeleroBackupStatus {
+        VeleroBackupStatus::from_object(&serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn the_status_is_read_as_velero_writes_it() {
+        let s = status(json!({
+            "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": { "name": "b1" },
+            "spec": { "includedNamespaces": ["apps", "media"] },
+            "status": { "phase": "PartiallyFailed", "errors": 2, "warnings": 1,
+                        "progress": { "itemsBackedUp": 140, "totalItems": 150 },
+                        "failureReason": "" }
+        }));
+        assert_eq!(s.phase, "PartiallyFailed");
+        assert!(s.finished());
+        assert_eq!((s.errors, s.warnings, s.items_backed_up), (2, 1, Some(140)));
+        assert_eq!(
+            s.missing_namespaces(&["apps".into(), "home".into()]),
+            vec!["home".to_string()]
+        );
+        let all = status(
+            json!({ "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": { "name": "b2" },
+                                 "spec": {}, "status": { "phase": "InProgress" } }),
+        );
+        assert!(!all.finished());
+        assert!(all.missing_namespaces(&["apps".into()]).is_empty());
+        let invalid = status(
+            json!({ "apiVersion": "velero.io/v1", "kind": "Backup", "metadata": { "name": "b3" },
+            "spec": {}, "status": { "phase": "FailedValidation",
+            "validationErrors": ["an existing backup storage location wasn't specified"] } }),
+        );
+        assert_eq!(
+            invalid.failure.as_deref(),
+            Some("an existing backup storage location wasn't specified")
+        );
+    }
+}
