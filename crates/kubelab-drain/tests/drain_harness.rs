@@ -45,7 +45,8 @@ struct Corner {
     kubelet: tokio::task::JoinHandle<()>,
 }
 
-/// Pods with this annotation are left alone by the stand-in kubelet (their status is the test's).
+/// Pods with this annotation are left alone by the stand-in kubelet: their status is the
+/// test's, and a deletion is never finished for them (containers that do not stop).
 const NO_KUBELET: &str = "drain-test/no-kubelet";
 
 impl Corner {
@@ -190,30 +191,38 @@ impl Corner {
         )
     }
 
-    /// Everything the test made goes: the kubelet, workloads, pods (force), the namespace
-    /// (which then has nothing left to wait for) and the nodes.
+    /// Everything the test made goes: workloads, then the namespace (the namespace controller
+    /// deletes what is left, gracefully, and the stand-in kubelet finishes those deletions, so
+    /// it keeps running until the namespace is gone), then the nodes.
     async fn clean_up(self, nodes: &[&str]) {
-        self.kubelet.abort();
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
         let daemonsets: Api<DaemonSet> = Api::namespaced(self.client.clone(), &self.ns);
-        let _ = deployments
+        deployments
             .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let _ = daemonsets
+            .await
+            .unwrap();
+        daemonsets
             .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-        let _ = self
-            .pods()
-            .delete_collection(
-                &DeleteParams::default().grace_period(0),
-                &ListParams::default(),
-            )
-            .await;
+            .await
+            .unwrap();
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let _ = namespaces.delete(&self.ns, &DeleteParams::default()).await;
+        namespaces
+            .delete(&self.ns, &DeleteParams::default())
+            .await
+            .unwrap();
+        until(&format!("namespace {} deleted", self.ns), || async {
+            namespaces
+                .get_opt(&self.ns)
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        })
+        .await;
+        self.kubelet.abort();
         let api: Api<Node> = Api::all(self.client.clone());
         for node in nodes {
-            let _ = api.delete(node, &DeleteParams::default()).await;
+            api.delete(node, &DeleteParams::default()).await.unwrap();
         }
     }
 }
@@ -231,11 +240,14 @@ async fn kubelet(client: Client, ns: String) {
                     .annotations
                     .as_ref()
                     .is_some_and(|a| a.contains_key(NO_KUBELET));
+                if manual {
+                    continue;
+                }
                 if pod.metadata.deletion_timestamp.is_some() {
                     let _ = pods
                         .delete(&name, &DeleteParams::default().grace_period(0))
                         .await;
-                } else if !manual && node_of(&pod).is_some() && phase(&pod) == "Pending" {
+                } else if node_of(&pod).is_some() && phase(&pod) == "Pending" {
                     let status = json!({ "status": { "phase": "Running", "conditions": [
                         { "type": "Ready", "status": "True" },
                         { "type": "ContainersReady", "status": "True" } ] } });
@@ -709,5 +721,62 @@ async fn a_pod_under_two_budgets_fails_the_drain_with_the_apiservers_answer() {
         "{source:?}"
     );
     assert_eq!(names(&corner.live_pods("pair").await), names(&before));
+    corner.clean_up(&[node]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the k8s harness (../shared/tools/k8s-harness): run by .ci/run"]
+async fn an_evicted_pod_that_never_stops_fails_the_drain_at_its_deadline() {
+    let corner = Corner::new("stuck").await;
+    let node = "drain-stuck-a";
+    corner.node(node).await;
+    corner
+        .bare_pod("stuck", node, json!({ "annotations": { NO_KUBELET: "" } }))
+        .await;
+    // Running, so the apiserver deletes it gracefully (a Pending pod on a node does too; only
+    // finished or unbound pods go at once) and only a kubelet would finish the deletion.
+    corner
+        .pods()
+        .patch_status(
+            "stuck",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "phase": "Running" } })),
+        )
+        .await
+        .unwrap();
+    let options = DrainOptions {
+        force_unmanaged: true,
+        ..quick(Duration::from_secs(2))
+    };
+    let mut events = Vec::new();
+    let started = Instant::now();
+    let err = drain(&corner.client, node, &options, &mut |e| events.push(e))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took >= options.timeout && took < options.timeout + Duration::from_secs(2));
+    let stuck = PodRef {
+        namespace: corner.ns.clone(),
+        name: "stuck".to_string(),
+    };
+    assert!(
+        matches!(&err, DrainError::StillTerminating { pods, .. } if pods == std::slice::from_ref(&stuck)),
+        "{err:?}"
+    );
+    assert!(events.contains(&DrainEvent::WaitingFor { pod: stuck.clone() }));
+    assert!(!events.contains(&DrainEvent::Gone { pod: stuck.clone() }));
+    let left = corner.pods().get("stuck").await.unwrap();
+    assert!(left.metadata.deletion_timestamp.is_some());
+
+    // The kubelet finally stops it; a rerun finds the node empty.
+    corner
+        .pods()
+        .delete("stuck", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    let report = drain(&corner.client, node, &options, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.evicted.is_empty() && !report.cordoned);
     corner.clean_up(&[node]).await;
 }
