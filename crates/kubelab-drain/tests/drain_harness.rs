@@ -21,6 +21,7 @@ use kube::{Api, Client};
 use kubelab_drain::{
     cordon, drain, uncordon, DrainError, DrainEvent, DrainOptions, PodRef, Risk, SkipReason,
 };
+use kubelab_harness::NO_KUBELET;
 use serde_json::{json, Value};
 
 async fn config() -> kube::Config {
@@ -44,10 +45,6 @@ struct Corner {
     ns: String,
     kubelet: tokio::task::JoinHandle<()>,
 }
-
-/// Pods with this annotation are left alone by the stand-in kubelet: their status is the
-/// test's, and a deletion is never finished for them (containers that do not stop).
-const NO_KUBELET: &str = "drain-test/no-kubelet";
 
 impl Corner {
     async fn new(pool: &str) -> Corner {
@@ -73,7 +70,7 @@ impl Corner {
             )
             .await
             .unwrap();
-        let kubelet = tokio::spawn(kubelet(client.clone(), ns.clone()));
+        let kubelet = tokio::spawn(kubelab_harness::kubelet(client.clone(), ns.clone()));
         Corner {
             client,
             pool: pool.to_string(),
@@ -229,47 +226,8 @@ impl Corner {
 
 /// The stand-in kubelet of one namespace: bound Pending pods start (Running, Ready), pods being
 /// deleted finish at once (force-deleted: grace period 0).
-async fn kubelet(client: Client, ns: String) {
-    let pods: Api<Pod> = Api::namespaced(client, &ns);
-    loop {
-        if let Ok(listed) = pods.list(&ListParams::default()).await {
-            for pod in listed.items {
-                let name = pod.metadata.name.clone().unwrap();
-                let manual = pod
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(NO_KUBELET));
-                if manual {
-                    continue;
-                }
-                if pod.metadata.deletion_timestamp.is_some() {
-                    let _ = pods
-                        .delete(&name, &DeleteParams::default().grace_period(0))
-                        .await;
-                } else if node_of(&pod).is_some() && phase(&pod) == "Pending" {
-                    let status = json!({ "status": { "phase": "Running", "conditions": [
-                        { "type": "Ready", "status": "True" },
-                        { "type": "ContainersReady", "status": "True" } ] } });
-                    let _ = pods
-                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
-                        .await;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn node_of(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
-}
-
-fn phase(pod: &Pod) -> &str {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or("Pending")
 }
 
 fn names(pods: &[Pod]) -> Vec<String> {

@@ -220,7 +220,6 @@ async fn nodes_are_drained_before_their_reboot_and_a_budget_stops_the_upgrade_un
         let mut sink =
             |e: UpgradeEvent| lines.push(format!("{}: {}", e.node.unwrap_or_default(), e.message));
         let result = upgrade(lab, &path, options, &workloads, &mut sink).await;
-        drop(sink);
         (result, lines)
     };
 
