@@ -7,8 +7,9 @@
 //!   reboots": it drops its connections, is unreachable for the install time, and comes back
 //!   configured.
 //! - **Configured:** a server certificate issued by the cluster's Talos CA; a client
-//!   certificate from that CA is required, and only the `os:admin` role may call (others get
-//!   `PermissionDenied`).
+//!   certificate from that CA is required, and its roles must allow the RPC as Talos's own
+//!   rules do (`os:reader` may read versions and etcd status, `os:etcd:backup` may take
+//!   snapshots, most calls need `os:admin`; others get `PermissionDenied`).
 //! - **State machine and codes:** `Bootstrap` is `FailedPrecondition` until the node has
 //!   booted, `AlreadyExists` once etcd is bootstrapped anywhere in the cluster, and refused on
 //!   workers; `HealthCheck` streams progress and fails before bootstrap; `Kubeconfig` is a
@@ -399,6 +400,15 @@ async fn run_node(
                 };
                 let incoming = async_stream(&listener, acceptor);
                 let _ = tonic::transport::Server::builder()
+                    // The called method's path, for the per-RPC role check (a tonic request
+                    // does not carry its URI).
+                    .layer(tower::util::MapRequestLayer::new(
+                        |mut request: http::Request<tonic::body::Body>| {
+                            let path = CalledMethod(request.uri().path().to_string());
+                            request.extensions_mut().insert(path);
+                            request
+                        },
+                    ))
                     .add_service(MachineServiceServer::new(service.clone()))
                     .add_service(ClusterServiceServer::new(service.clone()))
                     .add_service(StorageServiceServer::new(service.clone()))
@@ -595,6 +605,29 @@ struct FakeService {
 
 type Stream<T> = Pin<Box<dyn futures_core::Stream<Item = Result<T, Status>> + Send>>;
 
+/// The path of the RPC a request calls (`/machine.MachineService/Version`).
+#[derive(Debug, Clone)]
+struct CalledMethod(String);
+
+/// The roles that may call each RPC the fake serves, as machined authorizes them (its rules in
+/// `internal/app/machined/pkg/system/services/machined.go`); anything else needs `os:admin`.
+fn allowed_roles(service: &str, method: &str) -> &'static [&'static str] {
+    const ADMIN: &[&str] = &["os:admin"];
+    const OPERATE: &[&str] = &["os:admin", "os:operator"];
+    const READ: &[&str] = &["os:admin", "os:operator", "os:reader"];
+    const ETCD_READ: &[&str] = &["os:admin", "os:operator", "os:reader", "os:etcd:backup"];
+    const ETCD_BACKUP: &[&str] = &["os:admin", "os:operator", "os:etcd:backup"];
+    match (service, method) {
+        ("machine.MachineService", "Version")
+        | ("cluster.ClusterService", "HealthCheck")
+        | ("storage.StorageService", "Disks") => READ,
+        ("machine.MachineService", "EtcdStatus" | "EtcdMemberList" | "EtcdAlarmList") => ETCD_READ,
+        ("machine.MachineService", "EtcdSnapshot") => ETCD_BACKUP,
+        ("machine.MachineService", "Reboot") | ("machine.ImageService", "Pull") => OPERATE,
+        _ => ADMIN,
+    }
+}
+
 impl FakeService {
     /// Checks the caller's role (configured nodes only), routes by the `node` metadata, and
     /// applies injected faults. Returns the target node's name.
@@ -606,10 +639,16 @@ impl FakeService {
                 .get::<Roles>()
                 .cloned()
                 .unwrap_or_default();
-            if !roles.0.iter().any(|r| r == "os:admin") {
+            let method = request
+                .extensions()
+                .get::<CalledMethod>()
+                .and_then(|m| m.0.trim_start_matches('/').split_once('/'))
+                .unwrap_or_default();
+            let allowed = allowed_roles(method.0, method.1);
+            if !roles.0.iter().any(|r| allowed.contains(&r.as_str())) {
                 return Err(Status::permission_denied(format!(
-                    "not authorized: roles {:?} lack os:admin",
-                    roles.0
+                    "not authorized: {}/{} needs one of {allowed:?}, the client has {:?}",
+                    method.0, method.1, roles.0
                 )));
             }
         }

@@ -180,7 +180,7 @@ async fn an_invalid_config_is_refused_as_talos_refuses_it() {
 }
 
 #[tokio::test]
-async fn install_then_mtls_with_the_admin_role_only() {
+async fn install_then_mtls_with_roles_authorized_per_rpc() {
     let cluster = cluster(3).await;
     let configured = install(&cluster, "master-01").await;
     let version = configured.version(None).await.unwrap();
@@ -193,9 +193,19 @@ async fn install_then_mtls_with_the_admin_role_only() {
     let endpoint = cluster.endpoint("master-01").unwrap();
     let anonymous = first_call_error(endpoint, &Credentials::Maintenance { pinned: None }).await;
     assert!(anonymous.is_some());
-    // A certificate from the Talos CA without os:admin is authenticated but not authorized.
+    // A certificate from the Talos CA is authorized per RPC, as Talos's rules say: a reader
+    // reads the version but may not apply a config; the etcd backup role may not even read
+    // the version.
     let reader = issue_client(&["os:reader"]);
     let client = Client::connect(endpoint, &reader).await.unwrap();
+    assert_eq!(client.version(None).await.unwrap().mode, "metal");
+    let err = client
+        .apply_configuration(None, &file("talos/master-01.yaml"), ApplyMode::NoReboot, true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");
+    let backup = issue_client(&["os:etcd:backup"]);
+    let client = Client::connect(endpoint, &backup).await.unwrap();
     let err = client.version(None).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");
     // A certificate from another CA fails the handshake.
