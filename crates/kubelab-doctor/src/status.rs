@@ -69,6 +69,8 @@ pub struct EtcdMemberStatus {
     pub leader: bool,
     pub db_size: Option<i64>,
     pub db_size_in_use: Option<i64>,
+    /// The member's own errors; the cluster's alarms and a missing leader are shown once,
+    /// in `alarms` and `leader`.
     pub errors: Vec<String>,
     /// Why there is no status from it.
     pub error: Option<String>,
@@ -333,7 +335,7 @@ fn talos_status(intent: &Intent, view: &TalosView) -> TalosStatus {
                 errors: s
                     .status
                     .as_ref()
-                    .map(|st| st.errors.clone())
+                    .map(|st| st.own_errors().cloned().collect())
                     .unwrap_or_default(),
                 error: s.error.clone(),
             }

@@ -49,7 +49,7 @@ fn raise_quota(intent: &Intent) -> Fix {
         pointer: TALOS_PATCHES.to_string(),
         line: intent.line(TALOS_PATCHES),
         change: format!(
-            "add a Talos patch `cluster: {{ etcd: {{ extraArgs: {{ quota-backend-bytes: <bytes> }} }} }}` above today's {} (etcd advises at most 8 GiB); it takes effect when each control plane reboots",
+            "add a Talos patch `cluster: {{ etcd: {{ extraArgs: {{ quota-backend-bytes: <bytes> }} }} }}` above today's {} (etcd advises at most 8 GiB; each control plane takes it at its next reboot)",
             size(intent.etcd_quota())
         ),
     }
@@ -134,26 +134,35 @@ fn alarms(intent: &Intent, view: &TalosView, findings: &mut Vec<Finding>) {
         )];
         let (problem, root_cause, fixes) = match alarm.alarm.as_str() {
             "NOSPACE" => {
+                let quota = intent.etcd_quota();
                 let sizes = view
                     .etcd
                     .statuses
                     .iter()
                     .find(|s| s.node == member)
                     .and_then(|s| s.status.as_ref())
-                    .map(|s| {
-                        format!(
-                            " (database {}, {} in use)",
-                            size(s.db_size),
-                            size(s.db_size_in_use)
-                        )
-                    })
-                    .unwrap_or_default();
+                    .map(|s| (s.db_size, s.db_size_in_use));
+                let root_cause = match sizes {
+                    // etcd keeps an alarm until it is disarmed, after the space came back too.
+                    Some((db, _)) if (db as f64) < NEAR_QUOTA * quota as f64 => format!(
+                        "the database reached its space quota of {} earlier; it is {} now, but etcd keeps the alarm until it is disarmed",
+                        size(quota),
+                        size(db)
+                    ),
+                    Some((db, in_use)) => format!(
+                        "the database reached its space quota of {} (database {}, {} in use)",
+                        size(quota),
+                        size(db),
+                        size(in_use)
+                    ),
+                    None => format!(
+                        "the database reached its space quota of {}",
+                        size(quota)
+                    ),
+                };
                 (
                     format!("etcd is out of space on {member}: it takes no more writes, so the Kubernetes API cannot change anything"),
-                    format!(
-                        "the database reached its space quota of {}{sizes}",
-                        size(intent.etcd_quota())
-                    ),
+                    root_cause,
                     vec![
                         Fix::command(
                             format!("{talosctl} etcd defrag"),
