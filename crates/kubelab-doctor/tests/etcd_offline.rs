@@ -434,6 +434,9 @@ fn no_local_snapshot_or_one_older_than_a_week_is_stale() {
     );
     insta::assert_snapshot!(render_findings(&findings, &[]));
 
+    // Talos not asked (no credentials on this machine): not said, `kubelab backup` could not run.
+    assert!(diagnose(&intent, &Snapshot::default()).is_empty());
+
     // Six days old, or not looked for: nothing.
     intent.etcd_backups.as_mut().unwrap().newest = Some(("x.snapshot".to_string(), NOW - 6 * DAY));
     assert!(diagnose(&intent, &snapshot).is_empty());

@@ -1,14 +1,17 @@
 //! `etcd-backup-stale`: no local etcd snapshot, or the newest older than a week. A lab's
 //! etcd is its whole cluster state; without a recent snapshot a lost quorum means rebuilding.
+//! Only said where the Talos API was asked: the fix, `kubelab backup`, goes through it, and a
+//! kubeconfig alone may belong to a cluster this machine does not run.
 
 use crate::finding::{Finding, Fix, Severity};
 use crate::intent::Intent;
+use crate::snapshot::Snapshot;
 
 /// Older than this, the newest snapshot is reported.
 pub(crate) const STALE_AFTER_SECONDS: i64 = 7 * 24 * 3600;
 
-pub(crate) fn check(intent: &Intent, findings: &mut Vec<Finding>) {
-    let Some(backups) = &intent.etcd_backups else {
+pub(crate) fn check(intent: &Intent, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let (Some(backups), Some(_)) = (&intent.etcd_backups, &snapshot.talos) else {
         return;
     };
     let (problem, evidence) = match &backups.newest {

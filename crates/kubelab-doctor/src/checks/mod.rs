@@ -36,7 +36,7 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
     }
     etcd::check(intent, snapshot, &mut findings);
     etcd_space::check(intent, snapshot, &mut findings);
-    etcd_backup::check(intent, &mut findings);
+    etcd_backup::check(intent, snapshot, &mut findings);
     talos_version::check(intent, snapshot, &mut findings);
     certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {

@@ -87,6 +87,14 @@ pub fn look(
     let talos = match talos_access(&workspace, wait) {
         Ok((access, quota)) => {
             intent.etcd_quota_bytes = quota;
+            for node in &workspace.lab.nodes {
+                if node.ip.is_none() {
+                    unseen.push(Unseen {
+                        kind: format!("Talos API of {}", node.name),
+                        reason: "lab.yaml gives it no static `ip` to reach it by".to_string(),
+                    });
+                }
+            }
             Some(access)
         }
         Err(reason) => {
