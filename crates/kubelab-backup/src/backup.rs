@@ -484,6 +484,7 @@ mod tests {
             raft_index: 1,
             raft_term: 1,
             db_size: 1,
+            db_size_in_use: 1,
             is_learner: false,
             errors: Vec::new(),
         }

@@ -22,8 +22,34 @@ pub struct Intent {
     pub file: String,
     /// The lab's certificates the caller could read (kubeconfig, talosconfig, their CAs).
     pub certificates: Vec<Certificate>,
-    /// Now, as Unix seconds, for certificate expiry (injected, so tests fix the clock).
+    /// Now, as Unix seconds, for certificate expiry and backup age (injected, so tests fix
+    /// the clock).
     pub now_unix: i64,
+    /// `versions.talos` with its `v`, as Talos reports versions (e.g. `v1.14.7`).
+    pub talos_version: Option<String>,
+    /// Node name → its static address, for `talosctl -n <ip>` in fixes.
+    pub node_addresses: BTreeMap<String, String>,
+    /// etcd's space quota as the rendered control plane config sets it
+    /// (`cluster.etcd.extraArgs.quota-backend-bytes`); `None` for etcd's default.
+    pub etcd_quota_bytes: Option<i64>,
+    /// The local etcd snapshots the caller found; `None` when it did not look.
+    pub etcd_backups: Option<LocalBackups>,
+}
+
+/// etcd's own space quota, which Talos keeps: Talos starts etcd with no `quota-backend-bytes`
+/// unless `cluster.etcd.extraArgs` sets it (siderolabs/talos,
+/// internal/app/machined/pkg/system/services/etcd.go, `argsForControlPlane`), and etcd then
+/// uses its `DefaultQuotaBytes` of 2 GiB (etcd-io/etcd, server/storage/quota.go); Talos's
+/// "etcd maintenance" guide says the same and raises it through `extraArgs`.
+pub const DEFAULT_ETCD_QUOTA_BYTES: i64 = 2 * 1024 * 1024 * 1024;
+
+/// Where the lab's local etcd snapshots are and when the newest was taken (data the caller
+/// reads with kubelab-backup, so this crate needs no dependency on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalBackups {
+    pub dir: String,
+    /// The newest snapshot: its file name and when it was taken (Unix seconds).
+    pub newest: Option<(String, i64)>,
 }
 
 /// A certificate the lab's tools depend on, and when it stops working.
@@ -39,6 +65,8 @@ pub struct Certificate {
 /// Pointers a fix may name.
 pub(crate) const SCHEDULE_ON_CONTROL_PLANES: &str = "/cluster/allowSchedulingOnControlPlanes";
 pub(crate) const BGP_SPEAKERS: &str = "/bgp/speakers";
+pub(crate) const TALOS_VERSION: &str = "/versions/talos";
+pub(crate) const TALOS_PATCHES: &str = "/talos/patches";
 
 pub(crate) fn pool_pointer(index: usize, field: &str) -> String {
     format!("/loadBalancer/pools/{index}/{field}")
@@ -71,11 +99,21 @@ impl Intent {
             file: file.to_string(),
             certificates: Vec::new(),
             now_unix: 0,
+            talos_version: Some(format!("v{}", lab.versions.talos)),
+            node_addresses: lab
+                .nodes
+                .iter()
+                .filter_map(|n| Some((n.name.clone(), n.ip?.to_string())))
+                .collect(),
+            etcd_quota_bytes: None,
+            etcd_backups: None,
         };
         if let Some(spans) = spans {
             let mut pointers = vec![
                 SCHEDULE_ON_CONTROL_PLANES.to_string(),
                 BGP_SPEAKERS.to_string(),
+                TALOS_VERSION.to_string(),
+                TALOS_PATCHES.to_string(),
             ];
             for i in 0..lab.load_balancer.pools.len() {
                 pointers.push(pool_pointer(i, "serviceSelector"));
@@ -101,6 +139,35 @@ impl Intent {
     pub fn line(&self, pointer: &str) -> Option<usize> {
         self.lines.get(pointer).copied()
     }
+
+    /// etcd's space quota: the configured one, or etcd's default.
+    pub fn etcd_quota(&self) -> i64 {
+        self.etcd_quota_bytes.unwrap_or(DEFAULT_ETCD_QUOTA_BYTES)
+    }
+
+    /// `talosctl -n <address>` for a node (its name when lab.yaml gives no address).
+    pub(crate) fn talosctl(&self, node: &str) -> String {
+        let target = self.node_addresses.get(node).map_or(node, String::as_str);
+        format!("talosctl -n {target}")
+    }
+}
+
+/// The etcd quota a rendered control plane config sets (`cluster.etcd.extraArgs`
+/// `quota-backend-bytes`), if it sets one.
+pub fn etcd_quota_in_config(config: &str) -> Option<i64> {
+    let source = kubelab_spec::SourceFile::new("config", config);
+    let parsed = kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default()).ok()?;
+    parsed.documents.iter().find_map(|document| {
+        let value = kubelab_spec::yaml::to_value(document);
+        let quota = value
+            .pointer("/cluster/etcd/extraArgs/quota-backend-bytes")?
+            .clone();
+        match quota {
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 /// The PEM certificates in a kubeconfig's current context: the client certificate and the

@@ -9,6 +9,10 @@
 //!
 //! A snapshot records what it could not see ([`Unseen`]): a missing CRD or a forbidden list is
 //! reported and the checks that need it stay silent rather than guess.
+//!
+//! The Talos side ([`TalosView`], from [`gather_talos`]) rides in the snapshot: each node's
+//! Talos version and etcd's members, leader, sizes and alarms. A node that does not answer is
+//! one more thing not seen; a Kubernetes API that does not answer leaves the Talos side shown.
 
 mod checks;
 mod finding;
@@ -17,10 +21,18 @@ mod pools;
 mod render;
 mod snapshot;
 mod status;
+mod talos;
 
 pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
-pub use intent::{kubeconfig_certificates, Certificate, Intent};
+pub use intent::{
+    etcd_quota_in_config, kubeconfig_certificates, Certificate, Intent, LocalBackups,
+    DEFAULT_ETCD_QUOTA_BYTES,
+};
 pub use render::{render_findings, sarif};
-pub use snapshot::{fetch, FetchError, Snapshot, Unseen, MAX_LIST_CALLS};
+pub use snapshot::{fetch, FetchError, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS};
 pub use status::{render_status, Status};
+pub use talos::{
+    gather as gather_talos, EtcdAlarm, EtcdMemberEntry, EtcdMemberState, EtcdNodeStatus, EtcdView,
+    TalosAccess, TalosNode, TalosTarget, TalosView,
+};

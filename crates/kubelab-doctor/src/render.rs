@@ -45,10 +45,7 @@ pub fn render_findings(findings: &[Finding], unseen: &[Unseen]) -> String {
         out.push('\n');
     }
     for u in unseen {
-        out.push_str(&format!(
-            "not checked: {} could not be listed: {}\n",
-            u.kind, u.reason
-        ));
+        out.push_str(&format!("not seen: {}: {}\n", u.kind, u.reason));
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     if findings.is_empty() && unseen.is_empty() {

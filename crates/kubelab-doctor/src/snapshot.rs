@@ -13,6 +13,8 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::talos::TalosView;
+
 /// The most list calls [`fetch`] makes, whatever the cluster's size.
 pub const MAX_LIST_CALLS: usize = 8;
 
@@ -33,7 +35,14 @@ pub struct Snapshot {
     /// How many list calls the fetch made.
     #[serde(default)]
     pub list_calls: usize,
+    /// What Talos said about the nodes and etcd; `None` when Talos was not asked (no
+    /// credentials), which [`Snapshot::unseen`] then says.
+    #[serde(default)]
+    pub talos: Option<TalosView>,
 }
+
+/// The [`Unseen::kind`] of a Kubernetes API that did not answer at all: every kind is unseen.
+pub const KUBERNETES: &str = "Kubernetes API";
 
 /// A kind the snapshot lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +55,34 @@ pub struct Unseen {
 impl Snapshot {
     /// Whether `kind` (a plural resource name) was listed.
     pub fn saw(&self, kind: &str) -> bool {
-        !self.unseen.iter().any(|u| u.kind == kind)
+        !self
+            .unseen
+            .iter()
+            .any(|u| u.kind == kind || u.kind == KUBERNETES)
+    }
+
+    /// A snapshot of a cluster whose Kubernetes API could not be asked (`reason`): the Talos
+    /// side may still be seen.
+    pub fn kubernetes_unreachable(reason: String) -> Self {
+        Snapshot {
+            unseen: vec![Unseen {
+                kind: KUBERNETES.to_string(),
+                reason,
+            }],
+            ..Snapshot::default()
+        }
+    }
+
+    /// Whether the Kubernetes lists were taken.
+    pub fn saw_kubernetes(&self) -> bool {
+        self.saw("nodes")
+    }
+
+    /// Adds what Talos said, and what it could not say to the unseen kinds.
+    pub fn with_talos(mut self, view: TalosView) -> Self {
+        self.unseen.extend(view.unseen());
+        self.talos = Some(view);
+        self
     }
 }
 
@@ -92,6 +128,7 @@ pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
         ),
         unseen: Vec::new(),
         list_calls: 0,
+        talos: None,
     };
     snapshot.unseen = unseen;
     snapshot.list_calls = calls.load(Ordering::Relaxed);

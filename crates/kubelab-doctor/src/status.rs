@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::checks::etcd_backup::age;
+use crate::checks::etcd_space::size;
 use crate::checks::{
     internal_ip, is_cilium_agent, is_control_plane, name, node_condition, node_name, pod_ready,
 };
 use crate::intent::Intent;
 use crate::pools;
 use crate::snapshot::{Snapshot, Unseen};
+use crate::talos::TalosView;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -21,7 +24,70 @@ pub struct Status {
     /// Storage class → claims bound / pending.
     pub claims_by_class: BTreeMap<String, ClaimCounts>,
     pub pods: PodCounts,
+    /// Whether the Kubernetes API answered (the sections above are empty when not).
+    pub kubernetes_seen: bool,
+    /// The nodes and etcd as Talos reports them; `None` when Talos was not asked.
+    pub talos: Option<TalosStatus>,
+    /// The newest local etcd snapshot; `None` when the caller did not look.
+    pub etcd_backups: Option<BackupStatus>,
     pub unseen: Vec<Unseen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TalosStatus {
+    pub nodes: Vec<TalosNodeStatus>,
+    pub etcd: EtcdStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TalosNodeStatus {
+    pub name: String,
+    pub role: &'static str,
+    pub address: String,
+    /// As the node reports it; `None` when it did not answer (`error` says why).
+    pub version: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdStatus {
+    pub leader: Option<String>,
+    /// The space quota the database is measured against, in bytes.
+    pub quota_bytes: i64,
+    pub members: Vec<EtcdMemberStatus>,
+    /// `None` when no control plane could list them.
+    pub alarms: Option<Vec<EtcdAlarmStatus>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdMemberStatus {
+    /// The lab node, or the member's hostname when it is no lab control plane.
+    pub name: String,
+    /// etcd's member ID in hex, as talosctl shows it.
+    pub id: Option<String>,
+    pub in_lab: bool,
+    pub leader: bool,
+    pub db_size: Option<i64>,
+    pub db_size_in_use: Option<i64>,
+    /// The member's own errors; the cluster's alarms and a missing leader are shown once,
+    /// in `alarms` and `leader`.
+    pub errors: Vec<String>,
+    /// Why there is no status from it.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdAlarmStatus {
+    pub member: String,
+    pub alarm: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupStatus {
+    pub dir: String,
+    pub newest: Option<String>,
+    pub created_unix: Option<i64>,
+    pub age_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -200,8 +266,116 @@ impl Status {
             load_balancers,
             claims_by_class,
             pods,
+            kubernetes_seen: snapshot.saw_kubernetes(),
+            talos: snapshot
+                .talos
+                .as_ref()
+                .map(|view| talos_status(intent, view)),
+            etcd_backups: intent.etcd_backups.as_ref().map(|b| BackupStatus {
+                dir: b.dir.clone(),
+                newest: b.newest.as_ref().map(|(file, _)| file.clone()),
+                created_unix: b.newest.as_ref().map(|(_, created)| *created),
+                age_seconds: b
+                    .newest
+                    .as_ref()
+                    .map(|(_, created)| intent.now_unix - created),
+            }),
             unseen: snapshot.unseen.clone(),
         }
+    }
+}
+
+fn talos_status(intent: &Intent, view: &TalosView) -> TalosStatus {
+    let nodes = view
+        .nodes
+        .iter()
+        .map(|n| TalosNodeStatus {
+            name: n.name.clone(),
+            role: if n.controlplane {
+                "control-plane"
+            } else {
+                "worker"
+            },
+            address: n.address.clone(),
+            version: n.version.clone(),
+            error: n.error.clone(),
+        })
+        .collect();
+    let leader_id = view
+        .etcd
+        .statuses
+        .iter()
+        .filter_map(|s| s.status.as_ref())
+        .map(|s| s.leader)
+        .find(|l| *l != 0);
+    let member_of = |node: &str| {
+        view.etcd
+            .members
+            .iter()
+            .flatten()
+            .find(|m| m.hostname == node)
+    };
+    let mut members: Vec<EtcdMemberStatus> = view
+        .etcd
+        .statuses
+        .iter()
+        .map(|s| {
+            let id = s
+                .status
+                .as_ref()
+                .map(|st| st.member_id)
+                .or_else(|| member_of(&s.node).map(|m| m.id));
+            EtcdMemberStatus {
+                name: s.node.clone(),
+                id: id.map(|id| format!("{id:x}")),
+                in_lab: true,
+                leader: id.is_some() && id == leader_id,
+                db_size: s.status.as_ref().map(|st| st.db_size),
+                db_size_in_use: s.status.as_ref().map(|st| st.db_size_in_use),
+                errors: s
+                    .status
+                    .as_ref()
+                    .map(|st| st.own_errors().cloned().collect())
+                    .unwrap_or_default(),
+                error: s.error.clone(),
+            }
+        })
+        .collect();
+    for member in view.etcd.members.iter().flatten() {
+        let id = format!("{:x}", member.id);
+        if members.iter().any(|m| m.id.as_deref() == Some(id.as_str())) {
+            continue;
+        }
+        members.push(EtcdMemberStatus {
+            name: member.hostname.clone(),
+            leader: Some(member.id) == leader_id,
+            id: Some(id),
+            in_lab: false,
+            db_size: None,
+            db_size_in_use: None,
+            errors: Vec::new(),
+            error: Some("not a control plane of lab.yaml".to_string()),
+        });
+    }
+    TalosStatus {
+        nodes,
+        etcd: EtcdStatus {
+            leader: view.etcd.leader(),
+            quota_bytes: intent.etcd_quota(),
+            members,
+            alarms: view.etcd.alarms_seen().map(|alarms| {
+                alarms
+                    .iter()
+                    .map(|a| EtcdAlarmStatus {
+                        member: view
+                            .etcd
+                            .member_name(a.member_id)
+                            .unwrap_or_else(|| format!("{:x}", a.member_id)),
+                        alarm: a.alarm.clone(),
+                    })
+                    .collect()
+            }),
+        },
     }
 }
 
@@ -233,8 +407,106 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// The status as text: one section per concern.
 pub fn render_status(status: &Status) -> String {
-    let yes_no = |b: bool| if b { "yes" } else { "NO" }.to_string();
     let mut out = String::new();
+    if status.kubernetes_seen {
+        render_kubernetes(status, &mut out);
+    } else {
+        out.push_str("Kubernetes: not seen (see below)\n");
+    }
+    if let Some(talos) = &status.talos {
+        render_talos(talos, &mut out);
+    }
+    if let Some(backups) = &status.etcd_backups {
+        match (&backups.newest, backups.age_seconds) {
+            (Some(file), Some(age_seconds)) => out.push_str(&format!(
+                "\nLast local etcd snapshot: {} ago ({}/{file})\n",
+                age(age_seconds),
+                backups.dir
+            )),
+            _ => out.push_str(&format!(
+                "\nLast local etcd snapshot: none in {}\n",
+                backups.dir
+            )),
+        }
+    }
+    if !status.unseen.is_empty() {
+        out.push_str("\nNot seen\n");
+        for u in &status.unseen {
+            out.push_str(&format!("  {}: {}\n", u.kind, u.reason));
+        }
+    }
+    out
+}
+
+fn render_talos(talos: &TalosStatus, out: &mut String) {
+    let answering = talos.nodes.iter().filter(|n| n.version.is_some()).count();
+    out.push_str(&format!(
+        "\nTalos ({answering}/{} nodes answer)\n",
+        talos.nodes.len()
+    ));
+    let rows: Vec<Vec<String>> = talos
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.role.to_string(),
+                n.address.clone(),
+                n.version.clone().unwrap_or_else(|| "NO ANSWER".to_string()),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["NODE", "ROLE", "ADDRESS", "TALOS"], &rows));
+    let etcd = &talos.etcd;
+    if etcd.members.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "\netcd ({} members, leader {}, quota {})\n",
+        etcd.members.len(),
+        etcd.leader.as_deref().unwrap_or("NONE"),
+        size(etcd.quota_bytes)
+    ));
+    let rows: Vec<Vec<String>> = etcd
+        .members
+        .iter()
+        .map(|m| {
+            let dash = || "-".to_string();
+            vec![
+                m.name.clone(),
+                m.id.clone().unwrap_or_else(dash),
+                if m.leader { "yes".into() } else { dash() },
+                m.db_size.map_or_else(dash, size),
+                m.db_size_in_use.map_or_else(dash, size),
+                match (&m.error, m.errors.is_empty()) {
+                    (Some(_), _) if !m.in_lab => "not in lab.yaml".to_string(),
+                    (Some(_), _) => "NO STATUS".to_string(),
+                    (None, true) => "ok".to_string(),
+                    (None, false) => m.errors.join("; "),
+                },
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["MEMBER", "ID", "LEADER", "DB SIZE", "IN USE", "STATUS"],
+        &rows,
+    ));
+    match &etcd.alarms {
+        None => out.push_str("  alarms: not seen\n"),
+        Some(alarms) if alarms.is_empty() => out.push_str("  alarms: none\n"),
+        Some(alarms) => out.push_str(&format!(
+            "  alarms: {}\n",
+            alarms
+                .iter()
+                .map(|a| format!("{} on {}", a.alarm, a.member))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn render_kubernetes(status: &Status, out: &mut String) {
+    let yes_no = |b: bool| if b { "yes" } else { "NO" }.to_string();
     let ready = status.nodes.iter().filter(|n| n.ready).count();
     out.push_str(&format!("Nodes ({ready}/{} Ready)\n", status.nodes.len()));
     let rows: Vec<Vec<String>> = status
@@ -350,11 +622,4 @@ pub fn render_status(status: &Status) -> String {
             .collect();
         out.push_str(&table(&["CLASS", "BOUND", "PENDING", "OTHER"], &rows));
     }
-    if !status.unseen.is_empty() {
-        out.push_str("\nNot seen\n");
-        for u in &status.unseen {
-            out.push_str(&format!("  {}: {}\n", u.kind, u.reason));
-        }
-    }
-    out
 }

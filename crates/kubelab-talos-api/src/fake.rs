@@ -24,6 +24,8 @@
 mod etcd;
 mod lifecycle;
 
+pub use etcd::FakeAlarm;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -867,13 +869,17 @@ impl MachineService for FakeService {
                 "etcd is not running on this node",
             ));
         }
+        // The same member IDs the members' own status reports.
+        let ids = self.cluster.etcd_members();
         let members = self
             .nodes()?
             .values()
             .filter(|n| n.spec.controlplane && n.config.is_some())
-            .enumerate()
-            .map(|(i, n)| EtcdMember {
-                id: i as u64 + 1,
+            .map(|n| EtcdMember {
+                id: ids
+                    .iter()
+                    .find(|(name, _)| *name == n.spec.name)
+                    .map_or(0, |(_, id)| *id),
                 hostname: n.spec.name.clone(),
                 peer_urls: vec![format!("https://{}:2380", n.spec.ip)],
                 client_urls: vec![format!("https://{}:2379", n.spec.ip)],
@@ -1009,6 +1015,13 @@ impl MachineService for FakeService {
         request: Request<()>,
     ) -> Result<Response<crate::proto::machine::EtcdStatusResponse>, Status> {
         self.fake_etcd_status(request).await
+    }
+
+    async fn etcd_alarm_list(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<crate::proto::machine::EtcdAlarmListResponse>, Status> {
+        self.fake_etcd_alarm_list(request).await
     }
 }
 

@@ -35,7 +35,7 @@ pub mod proto {
     }
 }
 
-pub use client::etcd::{EtcdMemberStatus, EtcdSnapshotStream};
+pub use client::etcd::{EtcdMemberAlarm, EtcdMemberStatus, EtcdSnapshotStream};
 pub use client::{
     ApplyMode, ApplyOutcome, Client, Disk, EtcdMember, HealthProgress, NodeVersion, WipeMode,
 };

@@ -4,11 +4,15 @@
 
 mod certificates;
 mod control_planes;
+mod etcd;
+pub(crate) mod etcd_backup;
+pub(crate) mod etcd_space;
 mod lb_pending;
 mod lb_unreachable;
 mod local_volumes;
 mod nodes;
 mod pending_pods;
+mod talos_version;
 
 use std::collections::BTreeMap;
 
@@ -21,12 +25,19 @@ use crate::snapshot::Snapshot;
 /// Every finding, errors first, then by rule and subject (a stable order for output and tests).
 pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
     let mut findings = Vec::new();
-    nodes::check(intent, snapshot, &mut findings);
-    lb_pending::check(intent, snapshot, &mut findings);
-    lb_unreachable::check(intent, snapshot, &mut findings);
-    pending_pods::check(intent, snapshot, &mut findings);
-    control_planes::check(intent, snapshot, &mut findings);
-    local_volumes::check(intent, snapshot, &mut findings);
+    // Without the Kubernetes API there is nothing to compare; the Talos side still speaks.
+    if snapshot.saw_kubernetes() {
+        nodes::check(intent, snapshot, &mut findings);
+        lb_pending::check(intent, snapshot, &mut findings);
+        lb_unreachable::check(intent, snapshot, &mut findings);
+        pending_pods::check(intent, snapshot, &mut findings);
+        control_planes::check(intent, snapshot, &mut findings);
+        local_volumes::check(intent, snapshot, &mut findings);
+    }
+    etcd::check(intent, snapshot, &mut findings);
+    etcd_space::check(intent, snapshot, &mut findings);
+    etcd_backup::check(intent, snapshot, &mut findings);
+    talos_version::check(intent, snapshot, &mut findings);
     certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {
         b.severity

@@ -23,9 +23,21 @@ pub struct EtcdMemberStatus {
     pub raft_index: u64,
     pub raft_term: u64,
     pub db_size: i64,
+    /// The part of `db_size` holding live data; the rest is freed pages a defragmentation
+    /// returns to the filesystem.
+    pub db_size_in_use: i64,
     pub is_learner: bool,
     /// Problems the member reports (alarms, a corrupt database); empty when healthy.
     pub errors: Vec<String>,
+}
+
+/// An alarm etcd has raised on a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdMemberAlarm {
+    pub member_id: u64,
+    /// etcd's name for it: `NOSPACE` (the database reached its quota and etcd takes no more
+    /// writes) or `CORRUPT` (the member's data differs from the others').
+    pub alarm: String,
 }
 
 impl EtcdMemberStatus {
@@ -84,9 +96,41 @@ impl Client {
             raft_index: status.raft_index,
             raft_term: status.raft_term,
             db_size: status.db_size,
+            db_size_in_use: status.db_size_in_use,
             is_learner: status.is_learner,
             errors: status.errors,
         })
+    }
+
+    /// The alarms raised in the etcd cluster, as one control plane's member reports them
+    /// (alarms are replicated, so any member answers for all).
+    pub async fn etcd_alarms(&self, node: Option<&str>) -> Result<Vec<EtcdMemberAlarm>> {
+        use crate::proto::machine::etcd_member_alarm::AlarmType;
+        let reply = self
+            .machine()
+            .etcd_alarm_list(self.request(node, ())?)
+            .await
+            .map_err(self.status(node))?
+            .into_inner();
+        let mut alarms = Vec::new();
+        for message in reply.messages {
+            self.check_metadata(node, message.metadata.as_ref())?;
+            alarms.extend(
+                message
+                    .member_alarms
+                    .into_iter()
+                    // NONE is the enum's zero value, not an alarm.
+                    .filter(|a| a.alarm != AlarmType::None as i32)
+                    .map(|a| EtcdMemberAlarm {
+                        member_id: a.member_id,
+                        alarm: AlarmType::try_from(a.alarm).map_or_else(
+                            |_| format!("alarm {}", a.alarm),
+                            |t| t.as_str_name().to_string(),
+                        ),
+                    }),
+            );
+        }
+        Ok(alarms)
     }
 
     /// Starts an etcd snapshot on a control plane. `limit` bounds the whole transfer (the

@@ -13,7 +13,8 @@
 //! - the other control planes rejoin shortly after the bootstrap.
 //!
 //! Faults: a member that reports errors, a snapshot stream that breaks after N bytes, uploads
-//! refused while the node is not ready for recovery.
+//! refused while the node is not ready for recovery; for status and doctor, alarms raised on
+//! members, a database of a given size, and a cluster that has lost its leader.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -24,9 +25,11 @@ use tonic::{Request, Response, Status};
 
 use super::{FakeCluster, FakeService, Stage, Stream};
 use crate::proto::common::Data;
+use crate::proto::machine::etcd_member_alarm::AlarmType;
 use crate::proto::machine::{
-    BootstrapRequest, BootstrapResponse, EtcdMemberStatus, EtcdRecover, EtcdRecoverResponse,
-    EtcdSnapshotRequest, EtcdStatus, EtcdStatusResponse, Reset, ResetRequest, ResetResponse,
+    BootstrapRequest, BootstrapResponse, EtcdAlarm, EtcdAlarmListResponse, EtcdMemberAlarm,
+    EtcdMemberStatus, EtcdRecover, EtcdRecoverResponse, EtcdSnapshotRequest, EtcdStatus,
+    EtcdStatusResponse, Reset, ResetRequest, ResetResponse,
 };
 
 /// Chunk size of the snapshot stream (Talos's chunker sends blocks of this order).
@@ -53,6 +56,21 @@ pub(super) struct EtcdState {
     volume_resets: Vec<(String, Vec<String>)>,
     /// Uploads to refuse next per node, as a node whose EPHEMERAL is not mounted yet does.
     recover_not_ready: BTreeMap<String, usize>,
+    /// Alarms raised, per member (by node name), as etcd's wire values.
+    alarms: BTreeMap<String, Vec<i32>>,
+    /// The database size (and in-use size) members report instead of the snapshot's length.
+    db_size: Option<(i64, i64)>,
+    /// No member knows a leader (an election that cannot finish).
+    no_leader: bool,
+}
+
+/// An alarm etcd raises on a member (the `EtcdMemberAlarm.AlarmType` values kubelab reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeAlarm {
+    /// The database reached its space quota: etcd takes no more writes.
+    NoSpace,
+    /// A member's data no longer matches the others'.
+    Corrupt,
 }
 
 impl FakeCluster {
@@ -92,6 +110,25 @@ impl FakeCluster {
         });
     }
 
+    /// Raises `alarm` on `node`'s member (etcd keeps alarms until they are disarmed).
+    pub fn raise_etcd_alarm(&self, node: &str, alarm: FakeAlarm) {
+        let wire = match alarm {
+            FakeAlarm::NoSpace => AlarmType::Nospace,
+            FakeAlarm::Corrupt => AlarmType::Corrupt,
+        } as i32;
+        self.etcd(|e| e.alarms.entry(node.to_string()).or_default().push(wire));
+    }
+
+    /// Members report a database of `size` bytes, `in_use` of them holding live data.
+    pub fn set_etcd_db_size(&self, size: i64, in_use: i64) {
+        self.etcd(|e| e.db_size = Some((size, in_use)));
+    }
+
+    /// With `true`, every member reports no leader (leader ID 0), as during a lost election.
+    pub fn set_etcd_no_leader(&self, no_leader: bool) {
+        self.etcd(|e| e.no_leader = no_leader);
+    }
+
     /// The next snapshot stream breaks with `Unavailable` after `bytes` bytes.
     pub fn break_next_etcd_snapshot(&self, bytes: usize) {
         self.etcd(|e| e.break_snapshot_after = Some(bytes));
@@ -114,7 +151,7 @@ impl FakeCluster {
     }
 
     /// Control planes by name, and their etcd member IDs.
-    fn etcd_members(&self) -> Vec<(String, u64)> {
+    pub(super) fn etcd_members(&self) -> Vec<(String, u64)> {
         self.shared
             .nodes
             .lock()
@@ -183,14 +220,31 @@ impl FakeService {
                 .find(|(n, _)| n == name)
                 .map_or(0, |(_, id)| *id)
         };
-        let (leader, errors, size) = self.cluster.etcd(|e| {
-            let leader = e
-                .leader
-                .clone()
-                .or_else(|| members.first().map(|(n, _)| n.clone()))
-                .unwrap_or_default();
-            let errors: Vec<String> = e.unhealthy.get(&node).cloned().into_iter().collect();
-            let size = e.database.as_ref().map_or(0, |d| d.len() as i64);
+        let (leader, errors, (size, in_use)) = self.cluster.etcd(|e| {
+            let leader = if e.no_leader {
+                String::new()
+            } else {
+                e.leader
+                    .clone()
+                    .or_else(|| members.first().map(|(n, _)| n.clone()))
+                    .unwrap_or_default()
+            };
+            let mut errors: Vec<String> = e.unhealthy.get(&node).cloned().into_iter().collect();
+            // As etcd's maintenance Status does: a missing leader, then every alarm raised in
+            // the cluster (not only this member's), each as its protobuf text.
+            if e.no_leader {
+                errors.push("etcdserver: no leader".to_string());
+            }
+            for (name, id) in &members {
+                for alarm in e.alarms.get(name).into_iter().flatten() {
+                    let alarm = AlarmType::try_from(*alarm).map_or("NONE", |a| a.as_str_name());
+                    errors.push(format!("memberID:{id} alarm:{alarm} "));
+                }
+            }
+            let size = e.db_size.unwrap_or_else(|| {
+                let len = e.database.as_ref().map_or(0, |d| d.len() as i64);
+                (len, len)
+            });
             (leader, errors, size)
         });
         Ok(Response::new(EtcdStatusResponse {
@@ -203,11 +257,44 @@ impl FakeService {
                     raft_term: 2,
                     raft_applied_index: 100,
                     db_size: size,
-                    db_size_in_use: size,
+                    db_size_in_use: in_use,
                     errors,
                     protocol_version: "3.6.0".to_string(),
                     ..EtcdMemberStatus::default()
                 }),
+            }],
+        }))
+    }
+
+    /// Every member's alarms, as etcd answers an alarm list from any member.
+    pub(super) async fn fake_etcd_alarm_list(
+        &self,
+        request: Request<()>,
+    ) -> Result<Response<EtcdAlarmListResponse>, Status> {
+        let node = self.etcd_node(&request, "etcd alarm list")?;
+        self.maybe_hang(&node).await?;
+        self.rpc_fault(&node, "EtcdAlarmList")?;
+        self.etcd_running(&node)?;
+        let members = self.cluster.etcd_members();
+        let member_alarms = self.cluster.etcd(|e| {
+            members
+                .iter()
+                .flat_map(|(name, id)| {
+                    e.alarms
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .map(|alarm| EtcdMemberAlarm {
+                            member_id: *id,
+                            alarm: *alarm,
+                        })
+                })
+                .collect()
+        });
+        Ok(Response::new(EtcdAlarmListResponse {
+            messages: vec![EtcdAlarm {
+                metadata: None,
+                member_alarms,
             }],
         }))
     }

@@ -23,7 +23,9 @@ pub fn run(args: DoctorArgs, style: Style) -> Result<ExitCode, String> {
         ),
         DoctorFormat::Json => crate::outln!(
             "{}",
-            to_string(&serde_json::json!({ "findings": findings, "unseen": snapshot.unseen }))?
+            to_string(
+                &serde_json::json!({ "findings": findings, "unseen": snapshot.unseen, "talos": snapshot.talos })
+            )?
         ),
         DoctorFormat::Sarif => crate::outln!("{}", to_string(&kubelab_doctor::sarif(&findings))?),
     }

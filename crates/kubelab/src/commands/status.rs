@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kubelab_doctor::{Certificate, Intent, Snapshot, Status};
+use kubelab_doctor::{
+    Certificate, Intent, LocalBackups, Snapshot, Status, TalosAccess, TalosTarget, Unseen,
+};
+use kubelab_spec::model::Role;
 
 use crate::cli::{ClusterArgs, OutputFormat, StatusArgs};
 use crate::output::Style;
@@ -62,6 +65,9 @@ fn watch(args: &StatusArgs, style: Style) -> Result<ExitCode, String> {
 }
 
 /// The lab's intent and one snapshot of the cluster, or the exit code when the lab is wrong.
+/// Kubernetes and Talos are asked at once; either may be out of reach and the look goes on
+/// with the other (what could not be seen is in the snapshot). Only when neither answers is
+/// the look an error.
 pub fn look(
     args: &ClusterArgs,
     style: Style,
@@ -76,29 +82,173 @@ pub fn look(
         &args.lab.lab.display().to_string(),
         Some(&workspace.spans),
     );
-    let path = kubeconfig_path(args, &workspace.lab.metadata.name)?;
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
-    intent.now_unix = Workspace::now().unix_timestamp();
-    intent.certificates = certificates(&bytes, &workspace.lab_dir);
-    let runtime = super::live::runtime()?;
     let wait = Duration::from_secs(args.timeout_seconds.max(1));
-    let snapshot = runtime.block_on(async {
-        let client = kubelab_live::kubernetes::client(&bytes)
-            .await
-            .map_err(|e| super::live::chain(&e))?;
-        tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
-            .await
-            .map_err(|_| {
-                format!(
-                    "the cluster did not answer within {}s ({})",
-                    wait.as_secs(),
-                    path.display()
-                )
-            })?
-            .map_err(|e| chain(&e))
-    })?;
+    let mut unseen = Vec::new();
+    let talos = match talos_access(&workspace, wait) {
+        Ok((access, quota)) => {
+            intent.etcd_quota_bytes = quota;
+            for node in &workspace.lab.nodes {
+                if node.ip.is_none() {
+                    unseen.push(Unseen {
+                        kind: format!("Talos API of {}", node.name),
+                        reason: "lab.yaml gives it no static `ip` to reach it by".to_string(),
+                    });
+                }
+            }
+            Some(access)
+        }
+        Err(reason) => {
+            unseen.push(Unseen {
+                kind: "Talos API".to_string(),
+                reason,
+            });
+            None
+        }
+    };
+    match local_backups(&workspace) {
+        Ok(backups) => intent.etcd_backups = Some(backups),
+        Err(reason) => unseen.push(Unseen {
+            kind: "local etcd snapshots".to_string(),
+            reason,
+        }),
+    }
+    intent.now_unix = Workspace::now().unix_timestamp();
+    let kubeconfig = kubeconfig_path(args, &workspace.lab.metadata.name).and_then(|path| {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+        Ok((path, bytes))
+    });
+    if let Ok((_, bytes)) = &kubeconfig {
+        intent.certificates = certificates(bytes, &workspace.lab_dir);
+    }
+    let runtime = super::live::runtime()?;
+    let (kubernetes, talos) = runtime.block_on(async {
+        let kubernetes = async {
+            let (path, bytes) = kubeconfig.clone()?;
+            let client = kubelab_live::kubernetes::client(&bytes)
+                .await
+                .map_err(|e| super::live::chain(&e))?;
+            tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the cluster did not answer within {}s ({})",
+                        wait.as_secs(),
+                        path.display()
+                    )
+                })?
+                .map_err(|e| chain(&e))
+        };
+        let talos = async {
+            match &talos {
+                Some(access) => Some(kubelab_doctor::gather_talos(access).await),
+                None => None,
+            }
+        };
+        tokio::join!(kubernetes, talos)
+    });
+    let talos_answered = talos.as_ref().is_some_and(|t| t.answered());
+    let mut snapshot = match kubernetes {
+        Ok(snapshot) => snapshot,
+        // Nothing at all answered: there is no lab to show.
+        Err(e) if !talos_answered => return Err(e),
+        Err(e) => Snapshot::kubernetes_unreachable(e),
+    };
+    snapshot.unseen.extend(unseen);
+    if let Some(view) = talos {
+        snapshot = snapshot.with_talos(view);
+    }
     Ok(Ok((intent, snapshot)))
+}
+
+/// How to reach the lab's nodes over the Talos API (admin credentials from the talosconfig
+/// rendered in memory from the secrets, as backup does), and the etcd quota the rendered
+/// control plane config sets, if any.
+fn talos_access(
+    workspace: &Workspace,
+    wait: Duration,
+) -> Result<(TalosAccess, Option<i64>), String> {
+    if !workspace.secrets_path.exists() {
+        return Err(format!(
+            "no secrets at {}: the Talos credentials come from them (see `kubelab render`)",
+            workspace.secrets_path.display()
+        ));
+    }
+    let secrets = workspace.open_secrets()?;
+    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    let talosconfig = tree
+        .files
+        .get("talos/talosconfig")
+        .ok_or("the rendered tree has no talos/talosconfig")?;
+    let credentials = kubelab_talos_api::Talosconfig::parse(&talosconfig.contents)
+        .and_then(|c| {
+            c.current()
+                .and_then(kubelab_talos_api::Context::credentials)
+        })
+        .map_err(|e| format!("the rendered talosconfig: {e}"))?;
+    let nodes = workspace
+        .lab
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            Some(TalosTarget {
+                name: node.name.clone(),
+                address: std::net::SocketAddr::new(node.ip?.into(), kubelab_talos_api::APID_PORT),
+                controlplane: node.role == Role::Controlplane,
+            })
+        })
+        .collect();
+    let quota = workspace
+        .lab
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Controlplane)
+        .find_map(|n| tree.files.get(&format!("talos/{}.yaml", n.name)))
+        .and_then(|config| kubelab_doctor::etcd_quota_in_config(&config.contents));
+    Ok((
+        TalosAccess {
+            nodes,
+            credentials,
+            // Each connection and call; the nodes are asked at once.
+            timeout: wait.min(TALOS_CALL_TIMEOUT),
+        },
+        quota,
+    ))
+}
+
+/// A node that has not answered in this long is reported as not answering.
+const TALOS_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The newest local etcd snapshot in the default backup directory: its record's time, or
+/// the file's modification time for a file copied in without one.
+fn local_backups(workspace: &Workspace) -> Result<LocalBackups, String> {
+    let dir = super::etcd::backup_dir(workspace, &crate::cli::BackupDirArgs { dir: None })?;
+    let listed = kubelab_backup::list_backups(&dir).map_err(|e| super::etcd::chain(&e))?;
+    let newest = listed
+        .iter()
+        .filter_map(|l| {
+            let created = match &l.record {
+                Some(record) => time::OffsetDateTime::parse(
+                    &record.created,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?
+                .unix_timestamp(),
+                None => std::fs::metadata(&l.path)
+                    .and_then(|m| m.modified())
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .as_secs() as i64,
+            };
+            let file = l.path.file_name()?.to_string_lossy().to_string();
+            Some((file, created))
+        })
+        .max_by_key(|(_, created)| *created);
+    Ok(LocalBackups {
+        dir: dir.display().to_string(),
+        newest,
+    })
 }
 
 /// The certificates the user's access depends on: the kubeconfig's, and the rendered
