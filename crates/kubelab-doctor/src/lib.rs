@@ -33,6 +33,6 @@ pub use render::{render_findings, sarif};
 pub use snapshot::{fetch, FetchError, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS};
 pub use status::{render_status, Status};
 pub use talos::{
-    gather as gather_talos, EtcdAlarm, EtcdMemberEntry, EtcdMemberState, EtcdNodeStatus, EtcdView,
-    TalosAccess, TalosNode, TalosTarget, TalosView,
+    gather as gather_talos, ConfigComparison, EtcdAlarm, EtcdMemberEntry, EtcdMemberState,
+    EtcdNodeStatus, EtcdView, TalosAccess, TalosNode, TalosTarget, TalosView,
 };

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kubelab_live::diff::drift_of;
 use kubelab_live::LiveNode;
 use kubelab_spec::model::Version;
 use kubelab_talos_api::{ApplyMode, Client, Code};
@@ -227,7 +226,7 @@ pub async fn observe(lab: &UpgradeLab, t: &Timeouts) -> Result<Observed, Upgrade
                     &node.name,
                     "comparing its config with the rendered one",
                 ))?;
-            let diff = drift_of(&outcome.details);
+            let diff = outcome.config_diff();
             images.insert(
                 node.name.clone(),
                 diff.as_deref()
@@ -634,7 +633,7 @@ async fn apply_stage<W: Workloads>(
             name,
             "comparing its config with the rendered one",
         ))?;
-    let Some(diff) = drift_of(&dry.details) else {
+    let Some(diff) = dry.config_diff() else {
         return Ok(None);
     };
     let running = outdated_images(&diff, &lab.target_kubernetes);

@@ -3,6 +3,7 @@
 //! not see.
 
 mod certificates;
+mod config_drift;
 mod control_planes;
 mod etcd;
 pub(crate) mod etcd_backup;
@@ -38,6 +39,7 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
     etcd_space::check(intent, snapshot, &mut findings);
     etcd_backup::check(intent, snapshot, &mut findings);
     talos_version::check(intent, snapshot, &mut findings);
+    config_drift::check(snapshot, &mut findings);
     certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {
         b.severity

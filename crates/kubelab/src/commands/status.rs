@@ -175,7 +175,9 @@ fn talos_access(
         ));
     }
     let secrets = workspace.open_secrets()?;
-    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    // Rendered exactly as `kubelab up` renders what it applies, so the configs compare.
+    let lab = super::render::with_bgp_password(&workspace.lab)?;
+    let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
     let talosconfig = tree
         .files
         .get("talos/talosconfig")
@@ -195,6 +197,10 @@ fn talos_access(
                 name: node.name.clone(),
                 address: std::net::SocketAddr::new(node.ip?.into(), kubelab_talos_api::APID_PORT),
                 controlplane: node.role == Role::Controlplane,
+                config: tree
+                    .files
+                    .get(&format!("talos/{}.yaml", node.name))
+                    .map(|f| f.contents.clone().into_bytes()),
             })
         })
         .collect();
