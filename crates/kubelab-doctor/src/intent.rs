@@ -34,6 +34,8 @@ pub struct Intent {
     pub etcd_quota_bytes: Option<i64>,
     /// The local etcd snapshots the caller found; `None` when it did not look.
     pub etcd_backups: Option<LocalBackups>,
+    /// `gitops.flux.interval` when lab.yaml has Flux reconcile the tree (`None`: no Flux).
+    pub flux_interval: Option<String>,
 }
 
 /// etcd's own space quota, which Talos keeps: Talos starts etcd with no `quota-backend-bytes`
@@ -107,6 +109,7 @@ impl Intent {
                 .collect(),
             etcd_quota_bytes: None,
             etcd_backups: None,
+            flux_interval: lab.gitops.flux.as_ref().map(|f| f.interval.clone()),
         };
         if let Some(spans) = spans {
             let mut pointers = vec![

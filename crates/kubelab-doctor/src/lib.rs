@@ -16,6 +16,7 @@
 
 mod checks;
 mod finding;
+mod flux;
 mod intent;
 mod pools;
 mod render;
@@ -25,6 +26,7 @@ mod talos;
 
 pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
+pub use flux::{fetch_flux, FluxKustomization, KUSTOMIZATIONS};
 pub use intent::{
     etcd_quota_in_config, kubeconfig_certificates, Certificate, Intent, LocalBackups,
     DEFAULT_ETCD_QUOTA_BYTES,

@@ -8,6 +8,7 @@ mod control_planes;
 mod etcd;
 pub(crate) mod etcd_backup;
 pub(crate) mod etcd_space;
+mod flux;
 mod lb_pending;
 mod lb_unreachable;
 mod local_volumes;
@@ -34,6 +35,7 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
         pending_pods::check(intent, snapshot, &mut findings);
         control_planes::check(intent, snapshot, &mut findings);
         local_volumes::check(intent, snapshot, &mut findings);
+        flux::check(intent, snapshot, &mut findings);
     }
     etcd::check(intent, snapshot, &mut findings);
     etcd_space::check(intent, snapshot, &mut findings);

@@ -121,6 +121,7 @@ pub fn look(
     if let Ok((_, bytes)) = &kubeconfig {
         intent.certificates = certificates(bytes, &workspace.lab_dir);
     }
+    let flux_wanted = intent.flux_interval.is_some();
     let runtime = super::live::runtime()?;
     let (kubernetes, talos) = runtime.block_on(async {
         let kubernetes = async {
@@ -128,8 +129,24 @@ pub fn look(
             let client = kubelab_live::kubernetes::client(&bytes)
                 .await
                 .map_err(|e| super::live::chain(&e))?;
-            tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
-                .await
+            let flux = async {
+                if !flux_wanted {
+                    return None;
+                }
+                Some(
+                    tokio::time::timeout(wait, kubelab_doctor::fetch_flux(&client))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Unseen {
+                                kind: kubelab_doctor::KUSTOMIZATIONS.to_string(),
+                                reason: format!("no answer within {}s", wait.as_secs()),
+                            })
+                        }),
+                )
+            };
+            let snapshot = tokio::time::timeout(wait, kubelab_doctor::fetch(&client));
+            let (snapshot, flux) = tokio::join!(snapshot, flux);
+            let snapshot = snapshot
                 .map_err(|_| {
                     format!(
                         "the cluster did not answer within {}s ({})",
@@ -137,7 +154,11 @@ pub fn look(
                         path.display()
                     )
                 })?
-                .map_err(|e| chain(&e))
+                .map_err(|e| chain(&e))?;
+            Ok(match flux {
+                Some(flux) => snapshot.with_flux(flux),
+                None => snapshot,
+            })
         };
         let talos = async {
             match &talos {
