@@ -49,15 +49,19 @@ fn pod(i: usize) -> Value {
     let ns = format!("team-{}", i % 40);
     let app = format!("svc-{}", i % 250);
     let node = format!("node-{:02}", i % NODES);
-    let container = |name: &str, port: u16| json!({ "name": name, "image": format!("registry.example/{app}/{name}:1.{}", i % 7),
+    let container = |name: &str, port: u16| {
+        json!({ "name": name, "image": format!("registry.example/{app}/{name}:1.{}", i % 7),
         "ports": [{ "containerPort": port, "protocol": "TCP" }],
         "env": [{ "name": "APP", "value": app }, { "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } }],
         "resources": { "requests": { "cpu": "50m", "memory": "64Mi" }, "limits": { "memory": "128Mi" } },
         "volumeMounts": [{ "name": "data", "mountPath": "/data" }, { "name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true }],
-        "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File" });
-    let status = |name: &str| json!({ "name": name, "ready": true, "restartCount": i % 3, "started": true,
+        "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File" })
+    };
+    let status = |name: &str| {
+        json!({ "name": name, "ready": true, "restartCount": i % 3, "started": true,
         "image": format!("registry.example/{app}/{name}:1.{}", i % 7), "imageID": format!("registry.example/{app}/{name}@sha256:{:064x}", i),
-        "containerID": format!("containerd://{:064x}", i * 7 + 1), "state": { "running": { "startedAt": "2026-12-01T08:00:00Z" } } });
+        "containerID": format!("containerd://{:064x}", i * 7 + 1), "state": { "running": { "startedAt": "2026-12-01T08:00:00Z" } } })
+    };
     json!({ "metadata": { "name": format!("{app}-7d9f8c6b5-{i:05}"), "namespace": ns, "uid": format!("10000000-0000-0000-0000-{i:012}"),
             "resourceVersion": format!("{}", 200000 + i), "creationTimestamp": "2026-12-01T08:00:00Z", "generateName": format!("{app}-7d9f8c6b5-"),
             "labels": { "app": app, "pod-template-hash": "7d9f8c6b5" },
@@ -92,22 +96,45 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
                 "ports": [{ "port": 80, "targetPort": 8080, "protocol": "TCP", "nodePort": 30000 + i }], "clusterIP": format!("10.96.{}.{}", i / 200, i % 200) },
             "status": { "loadBalancer": { "ingress": [{ "ip": format!("10.10.{}.{}", 100 + i / 200, i % 200) }] } } }))
         .collect();
-    let pools = vec![json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
-        "metadata": { "name": "default" }, "spec": { "blocks": [{ "cidr": "10.10.100.0/23" }] } })];
+    let pools = vec![
+        json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool",
+        "metadata": { "name": "default" }, "spec": { "blocks": [{ "cidr": "10.10.100.0/23" }] } }),
+    ];
     let configs = (0..25)
         .map(|i| json!({ "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig", "metadata": { "name": format!("node-{i:02}") },
             "spec": { "bgpInstances": [] }, "status": { "bgpInstances": [{ "name": "homelab",
                 "peers": [{ "name": "router", "peerAddress": "10.0.0.1", "peeringState": "established" }] }] } }))
         .collect();
     vec![
-        ("/api/v1/nodes", list("NodeList", "v1", (0..NODES).map(node).collect())),
-        ("/api/v1/pods", list("PodList", "v1", (0..PODS).map(pod).collect())),
+        (
+            "/api/v1/nodes",
+            list("NodeList", "v1", (0..NODES).map(node).collect()),
+        ),
+        (
+            "/api/v1/pods",
+            list("PodList", "v1", (0..PODS).map(pod).collect()),
+        ),
         ("/api/v1/services", list("ServiceList", "v1", services)),
-        ("/api/v1/persistentvolumeclaims", list("PersistentVolumeClaimList", "v1", Vec::new())),
-        ("/api/v1/persistentvolumes", list("PersistentVolumeList", "v1", Vec::new())),
-        ("/apis/cilium.io/v2/ciliumloadbalancerippools", list("CiliumLoadBalancerIPPoolList", "cilium.io/v2", pools)),
-        ("/apis/cilium.io/v2/ciliumbgpnodeconfigs", list("CiliumBGPNodeConfigList", "cilium.io/v2", configs)),
-        ("/apis/cilium.io/v2/ciliumbgpadvertisements", list("CiliumBGPAdvertisementList", "cilium.io/v2", Vec::new())),
+        (
+            "/api/v1/persistentvolumeclaims",
+            list("PersistentVolumeClaimList", "v1", Vec::new()),
+        ),
+        (
+            "/api/v1/persistentvolumes",
+            list("PersistentVolumeList", "v1", Vec::new()),
+        ),
+        (
+            "/apis/cilium.io/v2/ciliumloadbalancerippools",
+            list("CiliumLoadBalancerIPPoolList", "cilium.io/v2", pools),
+        ),
+        (
+            "/apis/cilium.io/v2/ciliumbgpnodeconfigs",
+            list("CiliumBGPNodeConfigList", "cilium.io/v2", configs),
+        ),
+        (
+            "/apis/cilium.io/v2/ciliumbgpadvertisements",
+            list("CiliumBGPAdvertisementList", "cilium.io/v2", Vec::new()),
+        ),
     ]
 }
 
@@ -154,18 +181,29 @@ fn bench(c: &mut Criterion) {
         kube::Client::try_from(config).expect("a client")
     };
 
-    let snapshot = runtime.block_on(kubelab_doctor::fetch(&client)).expect("the fetch works");
+    let snapshot = runtime
+        .block_on(kubelab_doctor::fetch(&client))
+        .expect("the fetch works");
     assert_eq!(snapshot.pods.len(), PODS);
     assert!(snapshot.unseen.is_empty(), "{:?}", snapshot.unseen);
     let calls = requests.swap(0, Ordering::Relaxed);
     assert_eq!(calls, snapshot.list_calls);
     assert!(calls <= kubelab_doctor::MAX_LIST_CALLS, "{calls} calls");
-    eprintln!("fetch: {calls} list calls, the pod list is {:.1} MB", pods_bytes as f64 / 1e6);
+    eprintln!(
+        "fetch: {calls} list calls, the pod list is {:.1} MB",
+        pods_bytes as f64 / 1e6
+    );
 
     let mut group = c.benchmark_group("fetch");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("10,000 pods over HTTP into the snapshot", |b| {
-        b.iter(|| runtime.block_on(kubelab_doctor::fetch(&client)).expect("the fetch works"))
+        b.iter(|| {
+            runtime
+                .block_on(kubelab_doctor::fetch(&client))
+                .expect("the fetch works")
+        })
     });
     group.finish();
 }
