@@ -189,26 +189,7 @@ fn talos_access(
     workspace: &Workspace,
     wait: Duration,
 ) -> Result<(TalosAccess, Option<i64>), String> {
-    if !workspace.secrets_path.exists() {
-        return Err(format!(
-            "no secrets at {}: the Talos credentials come from them (see `kubelab render`)",
-            workspace.secrets_path.display()
-        ));
-    }
-    let secrets = workspace.open_secrets()?;
-    // Rendered exactly as `kubelab up` renders what it applies, so the configs compare.
-    let lab = super::render::with_bgp_password(&workspace.lab)?;
-    let tree = kubelab_render::render(&lab, &secrets).map_err(|e| e.to_string())?;
-    let talosconfig = tree
-        .files
-        .get("talos/talosconfig")
-        .ok_or("the rendered tree has no talos/talosconfig")?;
-    let credentials = kubelab_talos_api::Talosconfig::parse(&talosconfig.contents)
-        .and_then(|c| {
-            c.current()
-                .and_then(kubelab_talos_api::Context::credentials)
-        })
-        .map_err(|e| format!("the rendered talosconfig: {e}"))?;
+    let (tree, credentials, as_applied) = super::etcd::rendered_with_credentials(workspace)?;
     let nodes = workspace
         .lab
         .nodes
@@ -218,9 +199,11 @@ fn talos_access(
                 name: node.name.clone(),
                 address: std::net::SocketAddr::new(node.ip?.into(), kubelab_talos_api::APID_PORT),
                 controlplane: node.role == Role::Controlplane,
+                // Compared only with the configs `up` applies (the BGP password known).
                 config: tree
                     .files
                     .get(&format!("talos/{}.yaml", node.name))
+                    .filter(|_| as_applied)
                     .map(|f| f.contents.clone().into_bytes()),
             })
         })
