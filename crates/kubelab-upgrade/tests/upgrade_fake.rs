@@ -6,15 +6,14 @@
 #[path = "../../kubelab-live/tests/support/mod.rs"]
 mod support;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use kubelab_talos_api::fake::{FakeCluster, NodeSpec};
+use kubelab_talos_api::fake::FakeCluster;
 use kubelab_upgrade::kubernetes::Component;
 use kubelab_upgrade::{
     observe, upgrade, NoDrain, Options, Timeouts, UpgradeError, UpgradeEvent, UpgradeLab,
 };
-use support::{ca, secrets, INSTALL_TIME};
+use support::secrets;
 
 fn timeouts() -> Timeouts {
     Timeouts {
@@ -43,43 +42,7 @@ fn lab_at(net: u8, talos: &str, kubernetes: &str) -> support::TestLab {
     let text = support::lab_text(net, &[])
         .replace("talos: v1.14.7", &format!("talos: v{talos}"))
         .replace("kubernetes: v1.36.3", &format!("kubernetes: v{kubernetes}"));
-    let checked = kubelab_spec::check_bytes("lab.yaml", text.as_bytes());
-    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
-    let lab = checked.lab.expect("the lab checks");
-    let tree = kubelab_render::render(&lab, secrets()).expect("the lab renders");
-    let live = kubelab_live::LiveLab::new(&lab, &tree, &Default::default()).expect("live lab");
-    support::TestLab { lab, tree, live }
-}
-
-/// Fake nodes already installed and bootstrapped with `running`'s configs, on its Talos.
-async fn running_cluster(running: &support::TestLab) -> FakeCluster {
-    let specs = running
-        .lab
-        .nodes
-        .iter()
-        .map(|node| NodeSpec {
-            name: node.name.clone(),
-            ip: IpAddr::V4(node.ip.expect("static addresses")),
-            controlplane: node.role == kubelab_spec::model::Role::Controlplane,
-            talos_version: format!("v{}", running.lab.versions.talos),
-            arch: node.effective_arch().as_str().to_string(),
-            disks: Vec::new(),
-        })
-        .collect();
-    let cluster = FakeCluster::start(
-        ca(secrets()),
-        specs,
-        kubelab_talos_api::APID_PORT,
-        INSTALL_TIME,
-    )
-    .await
-    .expect("fake nodes start (loopback addresses 127.0.x.y must be usable)");
-    for node in &running.live.nodes {
-        cluster.install_now(&node.name, node.config.clone(), true);
-    }
-    // Let the servers restart with their configured TLS.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    cluster
+    support::lab_from_text(&text, &Default::default())
 }
 
 fn target(net: u8, talos: &str, kubernetes: &str) -> UpgradeLab {
@@ -119,7 +82,7 @@ const CONTROL_PLANES: [&str; 3] = ["master-01", "master-02", "master-03"];
 async fn from_1_13_to_1_14_one_control_plane_at_a_time_then_the_new_configs() {
     let net = 230;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     cluster.set_etcd_leader("master-01");
     let lab = target(net, "1.14.7", "1.36.3");
 
@@ -207,7 +170,7 @@ async fn from_1_13_to_1_14_one_control_plane_at_a_time_then_the_new_configs() {
 async fn an_unhealthy_etcd_stops_the_upgrade_before_any_node_is_touched() {
     let net = 231;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     cluster.set_etcd_unhealthy(
         "master-03",
         Some("etcdserver: mvcc: database space exceeded"),
@@ -231,7 +194,7 @@ async fn an_unhealthy_etcd_stops_the_upgrade_before_any_node_is_touched() {
 async fn a_member_that_turns_unhealthy_mid_upgrade_stops_it_before_the_next_control_plane() {
     let net = 232;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     cluster.set_etcd_leader("master-03");
     // When master-01 (first: master-03 leads) comes back, master-02's member starts failing.
     cluster.etcd_unhealthy_after_reboot("master-01", "master-02", "raft: member is unreachable");
@@ -284,7 +247,7 @@ async fn a_member_that_turns_unhealthy_mid_upgrade_stops_it_before_the_next_cont
 async fn a_node_that_does_not_come_back_stops_the_upgrade_with_its_name() {
     let net = 233;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     cluster.never_back_from_reboot("worker-01");
     let lab = target(net, "1.14.7", "1.36.3");
     let (result, _) = run(&lab, 1).await;
@@ -310,7 +273,7 @@ async fn a_node_that_does_not_come_back_stops_the_upgrade_with_its_name() {
 async fn an_installer_that_fails_leaves_the_node_running_its_version() {
     let net = 234;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     cluster.fail_next_installs("master-01", 1, 1);
     let lab = target(net, "1.14.7", "1.36.3");
     let (result, _) = run(&lab, 1).await;
@@ -330,7 +293,7 @@ async fn an_installer_that_fails_leaves_the_node_running_its_version() {
 async fn an_interrupted_upgrade_converges_when_run_again() {
     let net = 235;
     let old = lab_at(net, "1.13.13", "1.36.3");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     let lab = target(net, "1.14.7", "1.36.3");
     let observed = observe(&lab, &timeouts()).await.unwrap();
     let path = observed.path(&lab).unwrap();
@@ -373,7 +336,7 @@ async fn an_interrupted_upgrade_converges_when_run_again() {
 async fn kubernetes_moves_component_by_component_across_the_control_planes_then_the_kubelets() {
     let net = 236;
     let old = lab_at(net, "1.14.7", "1.35.4");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     let lab = target(net, "1.14.7", "1.36.3");
     let observed = observe(&lab, &timeouts()).await.unwrap();
     assert_eq!(observed.kubernetes, Some("1.35.4".parse().unwrap()));
@@ -423,7 +386,7 @@ async fn kubernetes_moves_component_by_component_across_the_control_planes_then_
 async fn a_skipped_kubernetes_minor_is_refused_before_anything_is_done() {
     let net = 237;
     let old = lab_at(net, "1.14.7", "1.35.4");
-    let cluster = running_cluster(&old).await;
+    let cluster = support::running_cluster(&old, secrets()).await;
     let lab = target(net, "1.14.7", "1.37.1");
     let observed = observe(&lab, &timeouts()).await.unwrap();
     let error = observed.path(&lab).expect_err("1.35 → 1.37 skips a minor");

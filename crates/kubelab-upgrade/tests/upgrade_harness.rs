@@ -7,7 +7,6 @@
 #[path = "../../kubelab-live/tests/support/mod.rs"]
 mod support;
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -16,13 +15,12 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Api, Client};
-use kubelab_talos_api::fake::{FakeCluster, NodeSpec};
 use kubelab_upgrade::workloads::{KubeWorkloads, CORDONED_BY_UPGRADE};
 use kubelab_upgrade::{
     observe, upgrade, Options, Timeouts, UpgradeError, UpgradeEvent, UpgradeLab,
 };
 use serde_json::json;
-use support::{ca, secrets, INSTALL_TIME};
+use support::secrets;
 
 const NET: u8 = 239;
 
@@ -47,12 +45,7 @@ fn lab_at(talos: &str) -> support::TestLab {
         .replace("master-0", "upg-cp-0")
         .replace("worker-0", "upg-w-0")
         .replace("talos: v1.14.7", &format!("talos: v{talos}"));
-    let checked = kubelab_spec::check_bytes("lab.yaml", text.as_bytes());
-    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
-    let lab = checked.lab.expect("the lab checks");
-    let tree = kubelab_render::render(&lab, secrets()).expect("the lab renders");
-    let live = kubelab_live::LiveLab::new(&lab, &tree, &Default::default()).expect("live lab");
-    support::TestLab { lab, tree, live }
+    support::lab_from_text(&text, &Default::default())
 }
 
 async fn kube_client() -> Client {
@@ -118,30 +111,7 @@ async fn running_pods(client: &Client, ns: &str) -> Vec<Pod> {
 #[ignore = "needs the k8s harness (../shared/tools/k8s-harness): run by .ci/run"]
 async fn nodes_are_drained_before_their_reboot_and_a_budget_stops_the_upgrade_until_it_allows() {
     let old = lab_at("1.13.13");
-    let specs = old
-        .lab
-        .nodes
-        .iter()
-        .map(|node| NodeSpec {
-            name: node.name.clone(),
-            ip: IpAddr::V4(node.ip.expect("static addresses")),
-            controlplane: node.role == kubelab_spec::model::Role::Controlplane,
-            talos_version: "v1.13.13".to_string(),
-            arch: node.effective_arch().as_str().to_string(),
-            disks: Vec::new(),
-        })
-        .collect();
-    let cluster = FakeCluster::start(
-        ca(secrets()),
-        specs,
-        kubelab_talos_api::APID_PORT,
-        INSTALL_TIME,
-    )
-    .await
-    .expect("fake nodes start");
-    for node in &old.live.nodes {
-        cluster.install_now(&node.name, node.config.clone(), true);
-    }
+    let cluster = support::running_cluster(&old, secrets()).await;
     let client = kube_client().await;
     nodes(&client, &old).await;
     let stamp = SystemTime::now()

@@ -68,7 +68,11 @@ pub fn test_lab(net: u8, without: &[&str]) -> TestLab {
 }
 
 pub fn test_lab_pinned(net: u8, without: &[&str], pins: &BTreeMap<String, Fingerprint>) -> TestLab {
-    let text = lab_text(net, without);
+    lab_from_text(&lab_text(net, without), pins)
+}
+
+/// A lab from its text (e.g. [`lab_text`] edited), checked, rendered with the test secrets.
+pub fn lab_from_text(text: &str, pins: &BTreeMap<String, Fingerprint>) -> TestLab {
     let checked = kubelab_spec::check_bytes("lab.yaml", text.as_bytes());
     assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
     let lab = checked.lab.expect("the test lab checks");
@@ -113,6 +117,38 @@ pub async fn fake_cluster(net: u8, secrets: &SecretsBundle) -> FakeCluster {
     )
     .await
     .expect("fake nodes start (loopback addresses 127.0.x.y must be usable)")
+}
+
+/// One fake node per node of `lab`, running its Talos version, already installed with its
+/// rendered config and etcd bootstrapped (a cluster `up` built earlier).
+pub async fn running_cluster(lab: &TestLab, secrets: &SecretsBundle) -> FakeCluster {
+    let specs = lab
+        .lab
+        .nodes
+        .iter()
+        .map(|node| NodeSpec {
+            name: node.name.clone(),
+            ip: IpAddr::V4(node.ip.expect("the test lab has static addresses")),
+            controlplane: node.role == kubelab_spec::model::Role::Controlplane,
+            talos_version: format!("v{}", lab.lab.versions.talos),
+            arch: node.effective_arch().as_str().to_string(),
+            disks: Vec::new(),
+        })
+        .collect();
+    let cluster = FakeCluster::start(
+        ca(secrets),
+        specs,
+        kubelab_talos_api::APID_PORT,
+        INSTALL_TIME,
+    )
+    .await
+    .expect("fake nodes start (loopback addresses 127.0.x.y must be usable)");
+    for node in &lab.live.nodes {
+        cluster.install_now(&node.name, node.config.clone(), true);
+    }
+    // Let the servers restart with their configured TLS.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cluster
 }
 
 /// Short deadlines: the fake installs in 200 ms.
