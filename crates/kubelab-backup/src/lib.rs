@@ -13,6 +13,7 @@ mod drill;
 mod error;
 mod etcd_tools;
 mod integrity;
+mod nas;
 mod restore;
 mod velero;
 
@@ -27,6 +28,7 @@ pub use drill::{drill, resource_of, DrillOptions, DrillReport, LiveCounts, Resou
 pub use error::BackupError;
 pub use etcd_tools::{EtcdTools, ScratchEtcd, SnapshotStatus};
 pub use integrity::{check_file, Integrity, SnapshotHasher};
+pub use nas::{nas_snapshots, snapshot_files, NasError, NasSnapshots};
 pub use restore::{
     plan, prepare, restore, wipe_labels, PreparedSnapshot, RestorePlan, RestoreStep, RestoreTarget,
 };

@@ -23,6 +23,7 @@ use crate::k8s::{meta, pod_security_namespace, privileged_namespace};
 use crate::storage::ETCD_BACKUP_CLAIM;
 use crate::talos::BACKUP_NAMESPACE;
 use crate::{yaml, Tree};
+use kubelab_talos::{ETCD_SNAPSHOT_CRONJOB, ETCD_SNAPSHOT_STORE_CONTAINER};
 
 pub const VELERO_NAMESPACE: &str = "velero";
 /// The Secret (key `cloud`, AWS credentials-file format) the user creates for the S3 endpoint.
@@ -184,7 +185,7 @@ fn etcd_snapshots(lab: &Lab) -> String {
         etcd.retain + 1
     );
     let store = Container {
-        name: "store".into(),
+        name: ETCD_SNAPSHOT_STORE_CONTAINER.into(),
         image: Some(BUSYBOX_IMAGE.into()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
         volume_mounts: Some(vec![
@@ -205,7 +206,7 @@ fn etcd_snapshots(lab: &Lab) -> String {
         ..Container::default()
     };
     let cron = CronJob {
-        metadata: meta("etcd-snapshot", Some(BACKUP_NAMESPACE)),
+        metadata: meta(ETCD_SNAPSHOT_CRONJOB, Some(BACKUP_NAMESPACE)),
         spec: CronJobSpec {
             schedule: etcd.schedule.clone(),
             concurrency_policy: Some("Forbid".into()),

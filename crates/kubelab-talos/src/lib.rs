@@ -24,6 +24,11 @@ pub use installer::Schematic;
 
 /// Namespace whose pods may take the `os:etcd:backup` role through the Talos API.
 pub const BACKUP_NAMESPACE: &str = "kubelab-backup";
+/// The CronJob in [`BACKUP_NAMESPACE`] that snapshots etcd onto the NAS, and its container
+/// that stores the snapshot and lists the NAS folder in its log (`kubelab backup list` reads
+/// that log).
+pub const ETCD_SNAPSHOT_CRONJOB: &str = "etcd-snapshot";
+pub const ETCD_SNAPSHOT_STORE_CONTAINER: &str = "store";
 /// The node labels kubelab writes are facts of the lab model (the planner reads them too).
 pub use kubelab_spec::labels::{BGP_SPEAKER_LABEL, LOCAL_STORAGE_LABEL};
 /// KubePrism: the node-local, load-balanced API endpoint Cilium talks to.

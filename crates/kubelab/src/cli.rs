@@ -521,6 +521,13 @@ pub struct BackupListArgs {
     pub lab: LabArgs,
     #[command(flatten)]
     pub dir: BackupDirArgs,
+    /// Only the local snapshots: do not ask the cluster about the NAS's.
+    #[arg(long)]
+    pub local: bool,
+    /// The kubeconfig for the NAS listing [default: the first file in $KUBECONFIG, else the
+    /// one `kubelab up` wrote].
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -134,9 +134,70 @@ fn run_list(args: BackupListArgs, style: Style) -> Result<ExitCode, String> {
     let listed = list_backups(&dir).map_err(|e| chain(&e))?;
     if listed.is_empty() {
         crate::outln!("no etcd backups in {}", dir.display());
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        crate::outln!("etcd backups in {}:", dir.display());
+        local_table(&listed);
     }
-    crate::outln!("etcd backups in {}:", dir.display());
+    if !args.local && workspace.lab.backup.etcd.enabled {
+        nas_listing(&args, &workspace, style)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The in-cluster CronJob's snapshots on the NAS, as its last successful run listed them.
+fn nas_listing(args: &BackupListArgs, workspace: &Workspace, style: Style) -> Result<(), String> {
+    let look = async {
+        let client = kube_client(args.kubeconfig.as_ref(), workspace)?.await?;
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            kubelab_backup::nas_snapshots(&client),
+        )
+        .await
+        .map_err(|_| "the cluster did not answer within 20s".to_string())?
+        .map_err(|e| chain(&e))
+    };
+    let nas = match runtime()?.block_on(look) {
+        Ok(nas) => nas,
+        Err(why) => {
+            crate::outln!(
+                "\n{} the NAS's snapshots not listed: {why}",
+                style.yellow("note:")
+            );
+            return Ok(());
+        }
+    };
+    crate::outln!(
+        "\netcd snapshots on the NAS (CronJob {}/{}, schedule `{}`; last run {}, last success {}):",
+        kubelab_talos::BACKUP_NAMESPACE,
+        kubelab_talos::ETCD_SNAPSHOT_CRONJOB,
+        nas.schedule,
+        nas.last_schedule.as_deref().unwrap_or("never"),
+        nas.last_success.as_deref().unwrap_or("never")
+    );
+    match &nas.listed_by {
+        Some(job) => {
+            for (name, size) in &nas.files {
+                crate::outln!("  {:>10}  {name}", bytes(*size));
+            }
+            crate::outln!(
+                "  (as Job {job} listed the folder; newer changes on the NAS are not seen)"
+            );
+        }
+        None => crate::outln!("  no successful Job is left whose log lists the folder"),
+    }
+    if !nas.failed_jobs.is_empty() {
+        crate::outln!(
+            "  {} since the last success: {} (`kubectl -n {} logs job/{}`)",
+            style.red("failed"),
+            nas.failed_jobs.join(", "),
+            kubelab_talos::BACKUP_NAMESPACE,
+            nas.failed_jobs[0]
+        );
+    }
+    Ok(())
+}
+
+fn local_table(listed: &[kubelab_backup::Listed]) {
     let rows: Vec<[String; 5]> = listed
         .iter()
         .map(|l| {
@@ -186,5 +247,4 @@ fn run_list(args: BackupListArgs, style: Style) -> Result<ExitCode, String> {
     for row in &rows {
         crate::outln!("{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
-    Ok(ExitCode::SUCCESS)
 }
