@@ -1,5 +1,5 @@
 //! `kubelab status` and `kubelab doctor` on a generated 10,000-pod cluster: the analysis and the
-//! rendering, which run after the fetch's eight list calls (the fetch itself is counted in the
+//! rendering, which run after the fetch's ten list calls (the fetch itself is counted in the
 //! harness test). Target: well under a second.
 
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -25,6 +25,7 @@ pub const POD_METRICS: &str = "pods.metrics.k8s.io";
 /// One node's usage over metrics-server's last window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeMetrics {
+    #[serde(default)]
     pub metadata: ObjectMeta,
     /// `memory` is the node's working set; `cpu` is also there and unused.
     #[serde(default)]
@@ -34,6 +35,7 @@ pub struct NodeMetrics {
 /// One pod's usage, per container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PodMetrics {
+    #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub containers: Vec<ContainerMetrics>,

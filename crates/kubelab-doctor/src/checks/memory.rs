@@ -49,7 +49,7 @@ pub(crate) fn budget(intent: &Intent, snapshot: &Snapshot, node: &str) -> Option
         .iter()
         .filter(|p| node_name(p) == Some(node) && pod_running(p) && !platform_pod(p))
         .map(pod_memory_request)
-        .sum();
+        .fold(0.0, |a, b| a + b);
     Some(Budget {
         platform: plan.platform,
         requests,
@@ -124,7 +124,7 @@ pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>
 }
 
 fn pressure_evidence(node: &Node) -> Option<String> {
-    let c = node_condition(node, "MemoryPressure")?;
+    let c = node_condition(node, "MemoryPressure").filter(|c| c.status == "True")?;
     Some(format!(
         "condition MemoryPressure={} reason={} message={:?}",
         c.status,
@@ -198,14 +198,21 @@ fn over_budget(
     let root_cause = if let Some((pod, extra)) = excess.first() {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
         let target = pod_owner(pod).unwrap_or_else(|| format!("pod/{}", name(&pod.metadata)));
-        let used = pods_on(snapshot, node_name)
-            .into_iter()
-            .find(|(p, _, _)| std::ptr::eq(*p, *pod))
-            .map_or(0.0, |(_, used, _)| used);
-        fixes.push(Fix::command(
-            format!("kubectl -n {ns} set resources {target} --requests=memory={}", mebibytes(used)),
-            "request what it uses, so the scheduler counts it and places pods elsewhere when the node is full",
-        ));
+        // `set resources` without `-c` gives every container the figure: name the one whose
+        // use is furthest above its request, with its own use.
+        if let Some((container, used)) = container_over_request(snapshot, pod) {
+            fixes.push(Fix::command(
+                format!(
+                    "kubectl -n {ns} set resources {target} -c {container} --requests=memory={}",
+                    mebibytes(used)
+                ),
+                if super::oom::RENDERED_NAMESPACES.contains(&ns) {
+                    "request what it uses (kubelab renders this workload: make the change in its HelmRelease's values, or the next reconcile undoes it)"
+                } else {
+                    "request what it uses, so the scheduler counts it and places pods elsewhere when the node is full"
+                },
+            ));
+        }
         format!(
             "pods use more memory than they request: {} uses {} more than its request{}",
             name(&pod.metadata),
@@ -366,4 +373,27 @@ fn eviction_near(
             ),
         ],
     });
+}
+
+/// The container of `pod` whose working set is furthest above its request, and that use.
+fn container_over_request(snapshot: &Snapshot, pod: &Pod) -> Option<(String, f64)> {
+    let metrics = snapshot.pod_metrics.iter().find(|m| {
+        m.metadata.namespace == pod.metadata.namespace && m.metadata.name == pod.metadata.name
+    })?;
+    let spec = pod.spec.as_ref()?;
+    metrics
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let used = crate::metrics::memory(&c.usage)?;
+            let requested = spec
+                .containers
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(container_memory_request)
+                .unwrap_or(0.0);
+            Some((c.name.clone(), used, used - requested))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(name, used, _)| (name, used))
 }

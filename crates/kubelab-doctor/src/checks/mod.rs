@@ -147,8 +147,13 @@ pub(crate) fn pod_memory_request(pod: &Pod) -> f64 {
     pod.spec
         .iter()
         .flat_map(|s| &s.containers)
-        .filter_map(|c| crate::metrics::memory(c.resources.as_ref()?.requests.as_ref()?))
-        .sum()
+        .filter_map(container_memory_request)
+        // A fold from +0: an empty float sum is -0, which prints as `-0 B`.
+        .fold(0.0, |a, b| a + b)
+}
+
+pub(crate) fn container_memory_request(c: &k8s_openapi::api::core::v1::Container) -> Option<f64> {
+    crate::metrics::memory(c.resources.as_ref()?.requests.as_ref()?)
 }
 
 /// Whether a pod still holds memory on its node (not finished).

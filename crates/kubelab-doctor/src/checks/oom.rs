@@ -11,7 +11,7 @@ const OOM_KILLED: &str = "OOMKilled";
 /// The namespaces of workloads kubelab renders itself (kubelab-render's monitoring, backup,
 /// storage and gitops namespaces): their limits come from kubelab's rendered HelmReleases,
 /// not from a manifest of the user's.
-const RENDERED_NAMESPACES: [&str; 4] =
+pub(super) const RENDERED_NAMESPACES: [&str; 4] =
     ["monitoring", "velero", "local-path-storage", "flux-system"];
 
 pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>) {
