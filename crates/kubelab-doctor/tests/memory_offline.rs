@@ -347,7 +347,7 @@ fn a_node_over_budget_with_no_pod_over_its_request_points_at_lab_yaml_capacity()
     );
     let text = render_findings(&findings, &s.unseen);
     assert!(
-        text.contains("the platform (Talos, kube-system) takes more"),
+        text.contains("more than the seed's figures say") && text.contains("/capacity/systemPods"),
         "{text}"
     );
     insta::assert_snapshot!(text);

@@ -223,29 +223,66 @@ fn over_budget(
                 String::new()
             }
         )
-    } else if snapshot.saw(POD_METRICS) && over.is_some() {
-        let pointer = if intent
-            .memory_plans
-            .get(node_name)
-            .is_some_and(|p| p.control_plane)
-        {
-            CAPACITY_CONTROL_PLANE
-        } else {
-            CAPACITY_SYSTEM_PODS
-        };
-        fixes.push(Fix::LabChange {
-            file: intent.file.clone(),
-            pointer: pointer.to_string(),
-            line: intent.line(pointer),
-            change: format!(
-                "raise it: the platform here uses more than lab.yaml's capacity: figures (platform share {})",
-                human(budget.map_or(0.0, |b| b.platform))
-            ),
-        });
-        "no workload uses more than it requests: the platform (Talos, kube-system) takes more than the seed's figures say".to_string()
-    } else {
+    } else if !snapshot.saw(POD_METRICS) {
         "unknown: the pods' own use is not seen".to_string()
+    } else {
+        // No pod above its request: the requests themselves, or what runs outside pods
+        // (Talos, the kubelet, the kernel), fill the node.
+        let measured = pods_on(snapshot, node_name);
+        let running = snapshot
+            .pods
+            .iter()
+            .filter(|p| node_name_is(p, node_name) && pod_running(p))
+            .count();
+        let pods: f64 = measured
+            .iter()
+            .map(|(_, used, _)| used)
+            .fold(0.0, |a, b| a + b);
+        let outside = (working - pods).max(0.0);
+        if over.is_some() {
+            let pointer = if intent
+                .memory_plans
+                .get(node_name)
+                .is_some_and(|p| p.control_plane)
+            {
+                CAPACITY_CONTROL_PLANE
+            } else {
+                CAPACITY_SYSTEM_PODS
+            };
+            fixes.push(Fix::LabChange {
+                file: intent.file.clone(),
+                pointer: pointer.to_string(),
+                line: intent.line(pointer),
+                change: format!(
+                    "raise it: the platform here uses more than lab.yaml's capacity: figures (platform share {})",
+                    human(budget.map_or(0.0, |b| b.platform))
+                ),
+            });
+        }
+        let unmeasured = running - measured.len().min(running);
+        if unmeasured > 0 {
+            format!(
+                "no pod with metrics uses more than it requests; {unmeasured} of the {running} pods here have \
+                 no metrics, so their use and the platform's are not told apart"
+            )
+        } else {
+            format!(
+                "no workload uses more than it requests: the pods here use {} together and what runs outside \
+                 pods (Talos, the kubelet, the kernel) {}{}",
+                human(pods),
+                human(outside),
+                if over.is_some() {
+                    ", more than the seed's figures say"
+                } else {
+                    ""
+                }
+            )
+        }
     };
+    fixes.push(Fix::command(
+        format!("kubectl get pods -A --field-selector spec.nodeName={node_name} -o wide"),
+        "the pods to move to other nodes or to give memory limits",
+    ));
     if let Some(plan) = intent.memory_plans.get(node_name) {
         let pointer = node_memory_pointer(plan.index);
         fixes.push(Fix::LabChange {
@@ -396,4 +433,8 @@ fn container_over_request(snapshot: &Snapshot, pod: &Pod) -> Option<(String, f64
         })
         .max_by(|a, b| a.2.total_cmp(&b.2))
         .map(|(name, used, _)| (name, used))
+}
+
+fn node_name_is(pod: &Pod, node: &str) -> bool {
+    node_name(pod) == Some(node)
 }
