@@ -211,6 +211,23 @@ async fn install_metrics_api(client: &Client) {
     panic!("the metrics API stand-in is not served");
 }
 
+/// Deletes the stand-in, as on a lab without metrics-server (`.ci/run` starts the harness
+/// fresh, but a development run may find it from the last one).
+async fn remove_metrics_api(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for plural in ["nodes", "pods"] {
+        let name = format!("{plural}.metrics.k8s.io");
+        let _ = crds.delete(&name, &DeleteParams::default()).await;
+        for _ in 0..100 {
+            if matches!(crds.get(&name).await, Err(kube::Error::Api(s)) if s.code == 404) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 fn metrics_resource(kind: &str, plural: &str) -> kube::core::ApiResource {
     let gvk = kube::core::GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", kind);
     kube::core::ApiResource::from_gvk_with_plural(&gvk, plural)
@@ -455,6 +472,28 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         ],
     )
     .await;
+    // Without metrics-server the API server has no such paths: both metrics lists are unseen,
+    // said so, and still counted among the calls.
+    remove_metrics_api(&client).await;
+    let mut snapshot = fetch(&client).await.unwrap();
+    for _ in 0..100 {
+        if snapshot.unseen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        snapshot = fetch(&client).await.unwrap();
+    }
+    assert_eq!(
+        snapshot.unseen,
+        [kubelab_doctor::NODE_METRICS, kubelab_doctor::POD_METRICS]
+            .map(|kind| kubelab_doctor::Unseen {
+                kind: kind.to_string(),
+                reason: "the API server does not serve it (metrics-server not installed)"
+                    .to_string(),
+            })
+            .to_vec()
+    );
+    assert_eq!(snapshot.list_calls, kubelab_doctor::MAX_LIST_CALLS);
     install_metrics_api(&client).await;
     healthy_cluster(&client).await;
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
