@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::checks::control_plane_components::{components, COMPONENTS};
 use crate::checks::etcd_backup::age;
 use crate::checks::etcd_space::size;
-use crate::checks::memory::{budget, working_set};
+use crate::checks::memory::MemoryIndex;
 use crate::checks::{
     human, internal_ip, is_cilium_agent, is_control_plane, name, node_condition, node_memory,
     node_name, pod_ready,
@@ -192,6 +192,7 @@ impl Status {
                 }
             }
         }
+        let memory = MemoryIndex::new(snapshot);
         let mut nodes: Vec<NodeStatus> = snapshot
             .nodes
             .iter()
@@ -211,9 +212,11 @@ impl Status {
                     ready: node_condition(n, "Ready").is_some_and(|c| c.status == "True"),
                     cilium_ready: agents.get(node_name.as_str()).copied(),
                     memory: NodeMemoryStatus {
-                        used: working_set(snapshot, &node_name),
+                        used: memory.working_set(&node_name),
                         allocatable: node_memory(n, true),
-                        budget: budget(intent, snapshot, &node_name).map(|b| b.total()),
+                        budget: memory
+                            .budget(intent, snapshot, &node_name)
+                            .map(|b| b.total()),
                     },
                     name: node_name,
                 }

@@ -38,88 +38,128 @@ impl Budget {
     }
 }
 
-/// The budget of `node`; `None` when lab.yaml has no memory for it or the pods were not seen.
-pub(crate) fn budget(intent: &Intent, snapshot: &Snapshot, node: &str) -> Option<Budget> {
-    let plan = intent.memory_plans.get(node)?;
-    if !snapshot.saw("pods") {
-        return None;
+/// The pods and metrics by node and by name, built once per look: the pod list is the large
+/// one, and every node's budget and evidence would otherwise walk it again.
+pub(crate) struct MemoryIndex<'a> {
+    /// Node → the pods bound to it that have not finished.
+    pods: BTreeMap<&'a str, Vec<&'a Pod>>,
+    /// (namespace, name) → the pod's working set.
+    pod_usage: BTreeMap<(&'a str, &'a str), f64>,
+    /// Node → its working set.
+    node_usage: BTreeMap<&'a str, f64>,
+}
+
+impl<'a> MemoryIndex<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let mut pods: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+        for pod in snapshot.pods.iter().filter(|p| pod_running(p)) {
+            if let Some(node) = node_name(pod) {
+                pods.entry(node).or_default().push(pod);
+            }
+        }
+        let pod_usage = snapshot
+            .pod_metrics
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    (
+                        m.metadata.namespace.as_deref()?,
+                        m.metadata.name.as_deref()?,
+                    ),
+                    m.memory()?,
+                ))
+            })
+            .collect();
+        let node_usage = snapshot
+            .node_metrics
+            .iter()
+            .filter_map(|m| Some((m.metadata.name.as_deref()?, m.memory()?)))
+            .collect();
+        MemoryIndex {
+            pods,
+            pod_usage,
+            node_usage,
+        }
     }
-    let requests = snapshot
-        .pods
-        .iter()
-        .filter(|p| node_name(p) == Some(node) && pod_running(p) && !platform_pod(p))
-        .map(pod_memory_request)
-        .fold(0.0, |a, b| a + b);
-    Some(Budget {
-        platform: plan.platform,
-        requests,
-    })
+
+    fn running_on(&self, node: &str) -> &[&'a Pod] {
+        self.pods.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// A node's working set from the metrics API.
+    pub fn working_set(&self, node: &str) -> Option<f64> {
+        self.node_usage.get(node).copied()
+    }
+
+    /// The pods on `node` with their working set and request, largest working set first
+    /// (pods without metrics left out).
+    fn pods_on(&self, node: &str) -> Vec<(&'a Pod, f64, f64)> {
+        let mut pods: Vec<(&Pod, f64, f64)> = self
+            .running_on(node)
+            .iter()
+            .filter_map(|p| {
+                let key = (
+                    p.metadata.namespace.as_deref().unwrap_or(""),
+                    p.metadata.name.as_deref().unwrap_or(""),
+                );
+                Some((*p, *self.pod_usage.get(&key)?, pod_memory_request(p)))
+            })
+            .collect();
+        pods.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| name(&a.0.metadata).cmp(&name(&b.0.metadata)))
+        });
+        pods
+    }
+
+    /// The budget of `node`; `None` when lab.yaml has no memory for it or the pods were not
+    /// seen.
+    pub fn budget(&self, intent: &Intent, snapshot: &Snapshot, node: &str) -> Option<Budget> {
+        let plan = intent.memory_plans.get(node)?;
+        if !snapshot.saw("pods") {
+            return None;
+        }
+        let requests = self
+            .running_on(node)
+            .iter()
+            .filter(|p| !platform_pod(p))
+            .map(|p| pod_memory_request(p))
+            .fold(0.0, |a, b| a + b);
+        Some(Budget {
+            platform: plan.platform,
+            requests,
+        })
+    }
 }
 
 fn platform_pod(pod: &Pod) -> bool {
     pod.metadata.namespace.as_deref() == Some("kube-system")
 }
 
-/// A node's working set from the metrics API.
-pub(crate) fn working_set(snapshot: &Snapshot, node: &str) -> Option<f64> {
-    snapshot
-        .node_metrics
-        .iter()
-        .find(|m| m.metadata.name.as_deref() == Some(node))?
-        .memory()
-}
-
-/// The pods on `node` with their working set and request, largest working set first.
-fn pods_on<'a>(snapshot: &'a Snapshot, node: &str) -> Vec<(&'a Pod, f64, f64)> {
-    let mut usage: BTreeMap<(&str, &str), f64> = BTreeMap::new();
-    for m in &snapshot.pod_metrics {
-        if let (Some(ns), Some(name), Some(bytes)) = (
-            m.metadata.namespace.as_deref(),
-            m.metadata.name.as_deref(),
-            m.memory(),
-        ) {
-            usage.insert((ns, name), bytes);
-        }
-    }
-    let mut pods: Vec<(&Pod, f64, f64)> = snapshot
-        .pods
-        .iter()
-        .filter(|p| node_name(p) == Some(node) && pod_running(p))
-        .filter_map(|p| {
-            let key = (
-                p.metadata.namespace.as_deref().unwrap_or(""),
-                p.metadata.name.as_deref().unwrap_or(""),
-            );
-            Some((p, *usage.get(&key)?, pod_memory_request(p)))
-        })
-        .collect();
-    pods.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| name(&a.0.metadata).cmp(&name(&b.0.metadata)))
-    });
-    pods
+/// What each node's findings are drawn from.
+struct Look<'a> {
+    intent: &'a Intent,
+    snapshot: &'a Snapshot,
+    index: MemoryIndex<'a>,
 }
 
 pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>) {
+    let look = Look {
+        intent,
+        snapshot,
+        index: MemoryIndex::new(snapshot),
+    };
     for node in &snapshot.nodes {
         let node_name = node.metadata.name.clone().unwrap_or_default();
         let pressure = node_condition(node, "MemoryPressure").filter(|c| c.status == "True");
         let working = snapshot
             .saw(NODE_METRICS)
-            .then(|| working_set(snapshot, &node_name))
+            .then(|| look.index.working_set(&node_name))
             .flatten();
         if let Some(working) = working {
-            over_budget(
-                intent,
-                snapshot,
-                node,
-                &node_name,
-                working,
-                pressure.is_some(),
-                out,
-            );
+            over_budget(&look, node, &node_name, working, pressure.is_some(), out);
         }
-        eviction_near(intent, snapshot, node, &node_name, working, out);
+        eviction_near(&look, node, &node_name, working, out);
     }
 }
 
@@ -134,12 +174,13 @@ fn pressure_evidence(node: &Node) -> Option<String> {
 }
 
 /// The largest pods on the node as evidence lines, with their requests.
-fn top_pods_evidence(snapshot: &Snapshot, node: &str, evidence: &mut Vec<String>) {
+fn top_pods_evidence(look: &Look, node: &str, evidence: &mut Vec<String>) {
+    let snapshot = look.snapshot;
     if !snapshot.saw(POD_METRICS) {
         evidence.push("pod metrics not seen: the pods' own use is unknown".to_string());
         return;
     }
-    for (pod, used, requested) in pods_on(snapshot, node).into_iter().take(3) {
+    for (pod, used, requested) in look.index.pods_on(node).into_iter().take(3) {
         evidence.push(format!(
             "pod {} uses {} (requests {})",
             name(&pod.metadata),
@@ -154,16 +195,16 @@ fn top_pods_evidence(snapshot: &Snapshot, node: &str, evidence: &mut Vec<String>
 }
 
 fn over_budget(
-    intent: &Intent,
-    snapshot: &Snapshot,
+    look: &Look,
     node: &Node,
     node_name: &str,
     working: f64,
     pressure: bool,
     out: &mut Vec<Finding>,
 ) {
+    let (intent, snapshot) = (look.intent, look.snapshot);
     let allocatable = node_memory(node, true);
-    let budget = budget(intent, snapshot, node_name);
+    let budget = look.index.budget(intent, snapshot, node_name);
     let nearly_full = allocatable.filter(|a| working > a * ALLOCATABLE_SHARE);
     let over = budget.filter(|b| working > b.total());
     if nearly_full.is_none() && over.is_none() {
@@ -186,9 +227,11 @@ fn over_budget(
         ));
     }
     evidence.extend(pressure_evidence(node));
-    top_pods_evidence(snapshot, node_name, &mut evidence);
+    top_pods_evidence(look, node_name, &mut evidence);
     // Pods using more than they asked for are the unplanned memory, largest excess first.
-    let mut excess: Vec<(&Pod, f64)> = pods_on(snapshot, node_name)
+    let mut excess: Vec<(&Pod, f64)> = look
+        .index
+        .pods_on(node_name)
         .into_iter()
         .filter(|(p, used, requested)| !platform_pod(p) && used > requested)
         .map(|(p, used, requested)| (p, used - requested))
@@ -228,12 +271,8 @@ fn over_budget(
     } else {
         // No pod above its request: the requests themselves, or what runs outside pods
         // (Talos, the kubelet, the kernel), fill the node.
-        let measured = pods_on(snapshot, node_name);
-        let running = snapshot
-            .pods
-            .iter()
-            .filter(|p| node_name_is(p, node_name) && pod_running(p))
-            .count();
+        let measured = look.index.pods_on(node_name);
+        let running = look.index.running_on(node_name).len();
         let pods: f64 = measured
             .iter()
             .map(|(_, used, _)| used)
@@ -331,13 +370,13 @@ fn over_budget(
 }
 
 fn eviction_near(
-    intent: &Intent,
-    snapshot: &Snapshot,
+    look: &Look,
     node: &Node,
     node_name: &str,
     working: Option<f64>,
     out: &mut Vec<Finding>,
 ) {
+    let intent = look.intent;
     let pressure = node_condition(node, "MemoryPressure").filter(|c| c.status == "True");
     let capacity = node_memory(node, false);
     let (threshold, source) = match intent.eviction_memory_available {
@@ -374,7 +413,7 @@ fn eviction_near(
         evidence.push("working set not seen (metrics API): memory.available unknown".to_string());
     }
     evidence.extend(pressure_evidence(node));
-    top_pods_evidence(snapshot, node_name, &mut evidence);
+    top_pods_evidence(look, node_name, &mut evidence);
     let (severity, problem, root_cause) = if pressure.is_some() {
         (
             Severity::Error,
@@ -433,8 +472,4 @@ fn container_over_request(snapshot: &Snapshot, pod: &Pod) -> Option<(String, f64
         })
         .max_by(|a, b| a.2.total_cmp(&b.2))
         .map(|(name, used, _)| (name, used))
-}
-
-fn node_name_is(pod: &Pod, node: &str) -> bool {
-    node_name(pod) == Some(node)
 }
