@@ -31,6 +31,6 @@ pub use restore::{
     plan, prepare, restore, wipe_labels, PreparedSnapshot, RestorePlan, RestoreStep, RestoreTarget,
 };
 pub use velero::{
-    latest_velero_backup, velero_backup, VeleroBackupStatus, VeleroError, VeleroRequest,
-    VELERO_NAMESPACE,
+    latest_velero_backup, velero_backup, velero_restore, VeleroBackupStatus, VeleroError,
+    VeleroRequest, VeleroRestoreStatus, VELERO_NAMESPACE,
 };

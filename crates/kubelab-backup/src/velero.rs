@@ -1,7 +1,8 @@
 //! Velero backups on demand and their proof: `kubelab backup --velero` creates a Velero
 //! `Backup` shaped like the lab's daily `Schedule` (same namespaces, TTL, storage location and
 //! file-system backup choice) and waits until Velero finishes it; `kubelab drill` checks that
-//! the newest Velero backup completed and covers the namespaces lab.yaml asks for.
+//! the newest Velero backup completed and covers the namespaces lab.yaml asks for;
+//! `kubelab restore --velero` restores namespaces from one.
 //!
 //! kubelab does not back anything up itself: Velero does, and kubelab reads what Velero wrote
 //! in the Backup's status (phase, progress, errors, failure reason).
@@ -29,6 +30,109 @@ pub struct VeleroRequest {
     pub file_system_backup: bool,
 }
 
+/// What Velero writes in the status of every Backup and Restore.
+struct Common {
+    phase: String,
+    errors: i64,
+    warnings: i64,
+    /// Velero's reason for a failure, or its validation errors.
+    failure: Option<String>,
+}
+
+impl Common {
+    fn read(data: &Value) -> Self {
+        let validation: Vec<String> = data
+            .pointer("/status/validationErrors")
+            .and_then(Value::as_array)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Common {
+            phase: text(data, "/status/phase").unwrap_or_else(|| "New".to_string()),
+            errors: number(data, "/status/errors").unwrap_or(0),
+            warnings: number(data, "/status/warnings").unwrap_or(0),
+            failure: text(data, "/status/failureReason")
+                .filter(|reason| !reason.is_empty())
+                .or_else(|| (!validation.is_empty()).then(|| validation.join("; "))),
+        }
+    }
+}
+
+fn text(data: &Value, pointer: &str) -> Option<String> {
+    data.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn number(data: &Value, pointer: &str) -> Option<i64> {
+    data.pointer(pointer).and_then(Value::as_i64)
+}
+
+/// A Velero object kubelab creates and waits for.
+trait VeleroObject: Sized {
+    /// `backup` or `restore`, for messages.
+    const WHAT: &'static str;
+    fn read(object: &DynamicObject) -> Self;
+    fn phase(&self) -> &str;
+    fn failure(&self) -> Option<String>;
+    /// Velero is done with it, one way or the other.
+    fn finished(&self) -> bool;
+}
+
+/// Creates `object` and polls it until Velero finishes it: `Completed` is success, any other
+/// final phase an error with Velero's reason. `progress` hears each new phase.
+async fn create_and_wait<S: VeleroObject>(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    timeout: Duration,
+    poll: Duration,
+    progress: &mut dyn FnMut(&S),
+) -> Result<S, VeleroError> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    api.create(&PostParams::default(), object)
+        .await
+        .map_err(kube_error("creating the Velero object"))?;
+    let deadline = Instant::now() + timeout;
+    let mut last_phase = String::new();
+    loop {
+        let current = api
+            .get(&name)
+            .await
+            .map_err(kube_error("reading the Velero object"))?;
+        let status = S::read(&current);
+        if status.phase() != last_phase {
+            last_phase = status.phase().to_string();
+            progress(&status);
+        }
+        if status.finished() {
+            return if status.phase() == "Completed" {
+                Ok(status)
+            } else {
+                Err(VeleroError::Failed {
+                    what: S::WHAT,
+                    name,
+                    phase: status.phase().to_string(),
+                    failure: status.failure(),
+                })
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(VeleroError::Timeout {
+                what: S::WHAT,
+                name,
+                phase: status.phase().to_string(),
+                after: timeout,
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// A Velero Backup as its status tells it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,26 +154,10 @@ pub struct VeleroBackupStatus {
 impl VeleroBackupStatus {
     fn from_object(object: &DynamicObject) -> Self {
         let data = &object.data;
-        let text = |pointer: &str| {
-            data.pointer(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let number = |pointer: &str| data.pointer(pointer).and_then(Value::as_i64);
-        let validation: Vec<String> = data
-            .pointer("/status/validationErrors")
-            .and_then(Value::as_array)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let common = Common::read(data);
         VeleroBackupStatus {
             name: object.metadata.name.clone().unwrap_or_default(),
-            phase: text("/status/phase").unwrap_or_else(|| "New".to_string()),
+            phase: common.phase,
             included_namespaces: data
                 .pointer("/spec/includedNamespaces")
                 .and_then(Value::as_array)
@@ -80,14 +168,12 @@ impl VeleroBackupStatus {
                         .collect()
                 })
                 .unwrap_or_default(),
-            started: text("/status/startTimestamp"),
-            completed: text("/status/completionTimestamp"),
-            items_backed_up: number("/status/progress/itemsBackedUp"),
-            errors: number("/status/errors").unwrap_or(0),
-            warnings: number("/status/warnings").unwrap_or(0),
-            failure: text("/status/failureReason")
-                .filter(|reason| !reason.is_empty())
-                .or_else(|| (!validation.is_empty()).then(|| validation.join("; "))),
+            started: text(data, "/status/startTimestamp"),
+            completed: text(data, "/status/completionTimestamp"),
+            items_backed_up: number(data, "/status/progress/itemsBackedUp"),
+            errors: common.errors,
+            warnings: common.warnings,
+            failure: common.failure,
         }
     }
 
@@ -133,18 +219,149 @@ pub enum VeleroError {
         #[source]
         source: kube::Error,
     },
-    #[error("Velero backup {name} ended {phase}{}", failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default())]
+    #[error("Velero {what} {name} ended {phase}{}", failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default())]
     Failed {
+        /// `backup` or `restore`.
+        what: &'static str,
         name: String,
         phase: String,
         failure: Option<String>,
     },
-    #[error("Velero backup {name} is still {phase} after {}s (is the velero Deployment running? `kubectl -n velero logs deploy/velero`)", after.as_secs())]
+    #[error("Velero {what} {name} is still {phase} after {}s (is the velero Deployment running? `kubectl -n velero logs deploy/velero`)", after.as_secs())]
     Timeout {
+        what: &'static str,
         name: String,
         phase: String,
         after: Duration,
     },
+}
+
+/// A Velero Restore as its status tells it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VeleroRestoreStatus {
+    pub name: String,
+    pub backup: String,
+    /// `New`, `InProgress`, `Completed`, `PartiallyFailed`, `Failed`, `FailedValidation`, …
+    pub phase: String,
+    pub items_restored: Option<i64>,
+    pub errors: i64,
+    pub warnings: i64,
+    pub failure: Option<String>,
+}
+
+impl VeleroRestoreStatus {
+    fn from_object(object: &DynamicObject) -> Self {
+        let data = &object.data;
+        let common = Common::read(data);
+        VeleroRestoreStatus {
+            name: object.metadata.name.clone().unwrap_or_default(),
+            backup: text(data, "/spec/backupName").unwrap_or_default(),
+            phase: common.phase,
+            items_restored: number(data, "/status/progress/itemsRestored"),
+            errors: common.errors,
+            warnings: common.warnings,
+            failure: common.failure,
+        }
+    }
+
+    /// Velero is done with it (the phases of the Restore CRD's status enum it moves on from
+    /// are the unfinished ones).
+    pub fn finished(&self) -> bool {
+        !matches!(
+            self.phase.as_str(),
+            "New"
+                | "InProgress"
+                | "WaitingForPluginOperations"
+                | "WaitingForPluginOperationsPartiallyFailed"
+                | "Finalizing"
+                | "FinalizingPartiallyFailed"
+        )
+    }
+}
+
+/// Restores `namespaces` (empty: everything in the backup) from the Velero backup `backup`
+/// and waits until Velero finishes. Velero leaves objects that already exist alone (its
+/// default `existingResourcePolicy`), so a restore fills in what is missing.
+pub async fn velero_restore(
+    client: &Client,
+    name: &str,
+    backup: &str,
+    namespaces: &[String],
+    timeout: Duration,
+    poll: Duration,
+    progress: &mut dyn FnMut(&VeleroRestoreStatus),
+) -> Result<VeleroRestoreStatus, VeleroError> {
+    let api = restores(client);
+    // The backup must exist and have completed: restoring from a failed one restores a part.
+    let backup_status = backups(client)
+        .get(backup)
+        .await
+        .map_err(kube_error("reading the Velero Backup to restore from"))?;
+    let backup_status = VeleroBackupStatus::from_object(&backup_status);
+    if backup_status.phase != "Completed" {
+        return Err(VeleroError::Failed {
+            what: "backup",
+            name: backup.to_string(),
+            phase: backup_status.phase,
+            failure: Some("only a completed backup is restored".to_string()),
+        });
+    }
+    let mut spec = json!({ "backupName": backup });
+    if !namespaces.is_empty() {
+        spec["includedNamespaces"] = json!(namespaces);
+    }
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "velero.io/v1",
+        "kind": "Restore",
+        "metadata": { "name": name, "namespace": VELERO_NAMESPACE,
+                      "labels": { "app.kubernetes.io/created-by": "kubelab" } },
+        "spec": spec,
+    }))
+    .map_err(|e| VeleroError::Failed {
+        what: "restore",
+        name: name.to_string(),
+        phase: "unbuildable".to_string(),
+        failure: Some(e.to_string()),
+    })?;
+    create_and_wait(&api, &object, timeout, poll, progress).await
+}
+
+impl VeleroObject for VeleroBackupStatus {
+    const WHAT: &'static str = "backup";
+    fn read(object: &DynamicObject) -> Self {
+        Self::from_object(object)
+    }
+    fn phase(&self) -> &str {
+        &self.phase
+    }
+    fn failure(&self) -> Option<String> {
+        self.failure.clone()
+    }
+    fn finished(&self) -> bool {
+        VeleroBackupStatus::finished(self)
+    }
+}
+
+impl VeleroObject for VeleroRestoreStatus {
+    const WHAT: &'static str = "restore";
+    fn read(object: &DynamicObject) -> Self {
+        Self::from_object(object)
+    }
+    fn phase(&self) -> &str {
+        &self.phase
+    }
+    fn failure(&self) -> Option<String> {
+        self.failure.clone()
+    }
+    fn finished(&self) -> bool {
+        VeleroRestoreStatus::finished(self)
+    }
+}
+
+fn restores(client: &Client) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("velero.io", "v1", "Restore"));
+    Api::namespaced_with(client.clone(), VELERO_NAMESPACE, &resource)
 }
 
 fn backups(client: &Client) -> Api<DynamicObject> {
@@ -187,45 +404,12 @@ pub async fn velero_backup(
         "spec": spec,
     }))
     .map_err(|e| VeleroError::Failed {
+        what: "backup",
         name: request.name.clone(),
         phase: "unbuildable".to_string(),
         failure: Some(e.to_string()),
     })?;
-    api.create(&PostParams::default(), &object)
-        .await
-        .map_err(kube_error("creating the Velero Backup"))?;
-    let deadline = Instant::now() + timeout;
-    let mut last_phase = String::new();
-    loop {
-        let current = api
-            .get(&request.name)
-            .await
-            .map_err(kube_error("reading the Velero Backup"))?;
-        let status = VeleroBackupStatus::from_object(&current);
-        if status.phase != last_phase {
-            last_phase = status.phase.clone();
-            progress(&status);
-        }
-        if status.finished() {
-            return if status.phase == "Completed" {
-                Ok(status)
-            } else {
-                Err(VeleroError::Failed {
-                    name: status.name,
-                    phase: status.phase,
-                    failure: status.failure,
-                })
-            };
-        }
-        if Instant::now() >= deadline {
-            return Err(VeleroError::Timeout {
-                name: status.name,
-                phase: status.phase,
-                after: timeout,
-            });
-        }
-        tokio::time::sleep(poll).await;
-    }
+    create_and_wait(&api, &object, timeout, poll, progress).await
 }
 
 /// The newest Velero Backup (by creation time), if any.

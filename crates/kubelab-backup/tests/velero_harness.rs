@@ -10,7 +10,9 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::Client;
-use kubelab_backup::{latest_velero_backup, velero_backup, VeleroError, VeleroRequest};
+use kubelab_backup::{
+    latest_velero_backup, velero_backup, velero_restore, VeleroError, VeleroRequest,
+};
 use serde_json::json;
 
 async fn client() -> Client {
@@ -27,11 +29,15 @@ async fn kubelab_live_client(kubeconfig: &[u8]) -> Client {
 }
 
 fn backups(client: &Client) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("velero.io", "v1", "Backup"));
+    velero(client, "Backup")
+}
+
+fn velero(client: &Client, kind: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("velero.io", "v1", kind));
     Api::namespaced_with(client.clone(), "velero", &resource)
 }
 
-/// What the velero server does with a new Backup, reduced to its status.
+/// What the velero server does with a new Backup or Restore, reduced to its status.
 async fn velero_server(client: Client) {
     let api = backups(&client);
     loop {
@@ -69,6 +75,30 @@ async fn velero_server(client: Client) {
                     .await;
             }
         }
+        // And with a new Restore: in progress, then done.
+        let restores = velero(&client, "Restore");
+        if let Ok(listed) = restores.list(&ListParams::default()).await {
+            for restore in listed.items {
+                let name = restore.metadata.name.clone().unwrap_or_default();
+                let status = match restore
+                    .data
+                    .pointer("/status/phase")
+                    .and_then(|p| p.as_str())
+                {
+                    None => json!({ "phase": "InProgress" }),
+                    Some("InProgress") => json!({ "phase": "Completed",
+                        "progress": { "itemsRestored": 17, "totalItems": 17 } }),
+                    _ => continue,
+                };
+                let _ = restores
+                    .patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({ "status": status })),
+                    )
+                    .await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -77,7 +107,12 @@ async fn velero_server(client: Client) {
 #[ignore = "needs the k8s harness (../shared/tools/k8s-harness): run by .ci/run"]
 async fn a_velero_backup_is_created_waited_for_and_checked() {
     let client = client().await;
-    kubelab_harness::install_crds(&client, "velero/v1", &["velero.io_backups.yaml"]).await;
+    kubelab_harness::install_crds(
+        &client,
+        "velero/v1",
+        &["velero.io_backups.yaml", "velero.io_restores.yaml"],
+    )
+    .await;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let _ = namespaces
         .create(
@@ -139,6 +174,31 @@ async fn a_velero_backup_is_created_waited_for_and_checked() {
     assert_eq!(
         latest.missing_namespaces(&["home".to_string()]),
         vec!["home".to_string()]
+    );
+
+    // Namespaces come back from the completed backup.
+    let restored = velero_restore(
+        &client,
+        "kubelab-restore-media",
+        &request.name,
+        &["media".to_string()],
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        &mut |_| {},
+    )
+    .await
+    .expect("the stand-in completes the restore");
+    assert_eq!(
+        (restored.phase.as_str(), restored.items_restored),
+        ("Completed", Some(17))
+    );
+    let stored = velero(&client, "Restore")
+        .get("kubelab-restore-media")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.data["spec"],
+        json!({ "backupName": request.name, "includedNamespaces": ["media"] })
     );
 
     // A backup Velero fails names Velero's reason; it is then the newest, and not proven.

@@ -41,6 +41,8 @@ pub struct Intent {
     /// config sets one (`machine.kubelet.extraConfig.evictionHard`, only through
     /// `talos.patches`: kubelab renders none); `None` for the kubelet's default.
     pub eviction_memory_available: Option<EvictionThreshold>,
+    /// `gitops.flux.interval` when lab.yaml has Flux reconcile the tree (`None`: no Flux).
+    pub flux_interval: Option<String>,
 }
 
 /// What lab.yaml plans for one node's memory.
@@ -181,6 +183,7 @@ impl Intent {
                 })
                 .collect(),
             eviction_memory_available: None,
+            flux_interval: lab.gitops.flux.as_ref().map(|f| f.interval.clone()),
         };
         if let Some(spans) = spans {
             let mut pointers = vec![

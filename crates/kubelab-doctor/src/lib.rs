@@ -19,6 +19,7 @@
 
 mod checks;
 mod finding;
+mod flux;
 mod intent;
 mod metrics;
 mod pools;
@@ -29,6 +30,7 @@ mod talos;
 
 pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
+pub use flux::{fetch_flux, FluxKustomization, KUSTOMIZATIONS};
 pub use intent::{
     etcd_quota_in_config, eviction_memory_available_in_config, kubeconfig_certificates,
     Certificate, EvictionThreshold, Intent, LocalBackups, NodeMemoryPlan, DEFAULT_ETCD_QUOTA_BYTES,
@@ -39,6 +41,6 @@ pub use render::{render_findings, sarif};
 pub use snapshot::{fetch, FetchError, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS};
 pub use status::{render_status, Status};
 pub use talos::{
-    gather as gather_talos, EtcdAlarm, EtcdMemberEntry, EtcdMemberState, EtcdNodeStatus, EtcdView,
-    TalosAccess, TalosNode, TalosTarget, TalosView,
+    gather as gather_talos, ConfigComparison, EtcdAlarm, EtcdMemberEntry, EtcdMemberState,
+    EtcdNodeStatus, EtcdView, TalosAccess, TalosNode, TalosTarget, TalosView,
 };

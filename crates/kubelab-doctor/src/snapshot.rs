@@ -15,6 +15,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::flux::FluxKustomization;
 use crate::metrics::{
     MetricsList, NodeMetrics, PodMetrics, METRICS_API, NODE_METRICS, POD_METRICS,
 };
@@ -52,6 +53,10 @@ pub struct Snapshot {
     /// credentials), which [`Snapshot::unseen`] then says.
     #[serde(default)]
     pub talos: Option<TalosView>,
+    /// Flux's Kustomizations; `None` when not asked (lab.yaml sets no `gitops.flux`) or not
+    /// seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux: Option<Vec<FluxKustomization>>,
 }
 
 /// The [`Unseen::kind`] of a Kubernetes API that did not answer at all: every kind is unseen.
@@ -92,6 +97,15 @@ impl Snapshot {
     }
 
     /// Adds what Talos said, and what it could not say to the unseen kinds.
+    /// Adds what [`crate::fetch_flux`] found, or why it found nothing.
+    pub fn with_flux(mut self, flux: Result<Vec<FluxKustomization>, Unseen>) -> Self {
+        match flux {
+            Ok(found) => self.flux = Some(found),
+            Err(unseen) => self.unseen.push(unseen),
+        }
+        self
+    }
+
     pub fn with_talos(mut self, view: TalosView) -> Self {
         self.unseen.extend(view.unseen());
         self.talos = Some(view);
@@ -151,6 +165,7 @@ pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
         unseen: Vec::new(),
         list_calls: 0,
         talos: None,
+        flux: None,
     };
     snapshot.unseen = unseen;
     snapshot.list_calls = calls.load(Ordering::Relaxed);

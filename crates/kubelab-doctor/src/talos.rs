@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kubelab_talos_api::{Client, Credentials, EtcdMember, EtcdMemberAlarm, EtcdMemberStatus};
+use kubelab_talos_api::{
+    ApplyMode, Client, Credentials, EtcdMember, EtcdMemberAlarm, EtcdMemberStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::Unseen;
@@ -18,6 +20,9 @@ pub struct TalosTarget {
     /// apid: the node's address, port 50000.
     pub address: SocketAddr,
     pub controlplane: bool,
+    /// The config lab.yaml renders for the node, to compare with what it runs (Talos's own
+    /// dry-run diff, as `kubelab diff --live`); `None`: not compared.
+    pub config: Option<Vec<u8>>,
 }
 
 /// How to reach the lab's nodes: their apid addresses and the admin credentials.
@@ -46,6 +51,24 @@ pub struct TalosNode {
     pub version: Option<String>,
     /// Why the node could not be asked (off, rebooting, refused the credentials).
     pub error: Option<String>,
+    /// Its running config against the rendered one; `None` when not asked to compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigComparison>,
+}
+
+/// A node's running config against the one lab.yaml renders for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ConfigComparison {
+    Same,
+    /// Talos's diff of the running config against the rendered one.
+    Differs {
+        diff: String,
+    },
+    /// The dry run failed (a node on another Talos minor cannot read the new format, say).
+    NotCompared {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +216,14 @@ impl TalosView {
                 });
             }
         }
+        for node in &self.nodes {
+            if let Some(ConfigComparison::NotCompared { why }) = &node.config {
+                unseen.push(Unseen {
+                    kind: format!("running config of {}", node.name),
+                    reason: why.clone(),
+                });
+            }
+        }
         for status in &self.etcd.statuses {
             if let (true, Some(error)) = (status.node_answered, &status.error) {
                 unseen.push(Unseen {
@@ -226,6 +257,8 @@ impl TalosView {
 /// One node's answers.
 struct NodeAnswers {
     version: Result<String, String>,
+    /// Only when the node answered and a rendered config was given.
+    config: Option<ConfigComparison>,
     /// Control planes only.
     etcd: Option<EtcdAnswers>,
     node_answered: bool,
@@ -253,6 +286,7 @@ pub async fn gather(access: &TalosAccess) -> TalosView {
             address: node.address.ip().to_string(),
             version,
             error: error.clone(),
+            config: answers.config.clone(),
         });
         let Some(EtcdAnswers {
             status,
@@ -315,6 +349,7 @@ pub async fn gather(access: &TalosAccess) -> TalosView {
 async fn ask(access: &TalosAccess, node: &TalosTarget) -> NodeAnswers {
     let unreachable = |error: String| NodeAnswers {
         version: Err(error.clone()),
+        config: None,
         etcd: node.controlplane.then(|| EtcdAnswers {
             status: Err(error.clone()),
             members: Err(error.clone()),
@@ -338,11 +373,23 @@ async fn ask(access: &TalosAccess, node: &TalosTarget) -> NodeAnswers {
             .await
             .map(|v| v.tag)
     };
+    let config = async {
+        let rendered = node.config.as_deref()?;
+        let dry_run = client.apply_configuration(None, rendered, ApplyMode::NoReboot, true);
+        Some(match within(wait, node.address, dry_run).await {
+            Ok(outcome) => match outcome.config_diff() {
+                None => ConfigComparison::Same,
+                Some(diff) => ConfigComparison::Differs { diff },
+            },
+            Err(why) => ConfigComparison::NotCompared { why },
+        })
+    };
     if !node.controlplane {
-        let version = version.await;
+        let (version, config) = tokio::join!(version, config);
         let node_answered = version.is_ok();
         return NodeAnswers {
             version,
+            config: config.filter(|_| node_answered),
             etcd: None,
             node_answered,
         };
@@ -350,10 +397,12 @@ async fn ask(access: &TalosAccess, node: &TalosTarget) -> NodeAnswers {
     let status = within(wait, node.address, client.etcd_status(None));
     let members = within(wait, node.address, client.etcd_members(None));
     let alarms = within(wait, node.address, client.etcd_alarms(None));
-    let (version, status, members, alarms) = tokio::join!(version, status, members, alarms);
+    let (version, config, status, members, alarms) =
+        tokio::join!(version, config, status, members, alarms);
     let node_answered = version.is_ok();
     NodeAnswers {
         version,
+        config: config.filter(|_| node_answered),
         etcd: Some(EtcdAnswers {
             status,
             members,

@@ -3,9 +3,9 @@
 //! Kubernetes API that does not answer), and the text and JSON the user sees.
 
 use kubelab_doctor::{
-    diagnose, render_findings, render_status, EtcdAlarm, EtcdMemberEntry, EtcdMemberState,
-    EtcdNodeStatus, EtcdView, Finding, Fix, Intent, LocalBackups, Snapshot, Status, TalosNode,
-    TalosView, DEFAULT_ETCD_QUOTA_BYTES,
+    diagnose, render_findings, render_status, ConfigComparison, EtcdAlarm, EtcdMemberEntry,
+    EtcdMemberState, EtcdNodeStatus, EtcdView, Finding, Fix, Intent, LocalBackups, Snapshot,
+    Status, TalosNode, TalosView, DEFAULT_ETCD_QUOTA_BYTES,
 };
 
 const NOW: i64 = 1_796_193_275; // 2026-12-02T06:34:35Z
@@ -61,6 +61,7 @@ fn healthy() -> TalosView {
         address: ip.to_string(),
         version: Some("v1.14.7".to_string()),
         error: None,
+        config: Some(ConfigComparison::Same),
     };
     TalosView {
         nodes: vec![
@@ -463,6 +464,41 @@ fn a_node_behind_lab_yaml_is_upgraded_one_ahead_changes_lab_yaml() {
         matches!(&findings[1].fixes[0], Fix::Command { command, .. } if command == "kubelab upgrade")
     );
     insta::assert_snapshot!(render_findings(&findings, &[]));
+}
+
+#[test]
+fn a_running_config_that_differs_from_the_rendered_one_is_drift() {
+    let mut view = healthy();
+    let mut diff = "--- running\n+++ new\n@@ -10,3 +10,3 @@\n".to_string();
+    for i in 0..14 {
+        diff.push_str(&format!(
+            "-      net.core.somaxconn: \"{}\"\n+      net.core.somaxconn: \"65535\"\n",
+            4096 + i
+        ));
+    }
+    view.nodes[3].config = Some(ConfigComparison::Differs { diff });
+    view.nodes[1].config = Some(ConfigComparison::NotCompared {
+        why: "status: InvalidArgument, message: \"unknown document kind\"".to_string(),
+    });
+    let snapshot = look(view);
+    let findings = diagnose(&intent(), &snapshot);
+    assert_eq!(rules(&findings), ["talos-config-drift"]);
+    assert_eq!(findings[0].subject, "node worker-01");
+    // Twelve changed lines are shown, the other sixteen are one command away.
+    assert!(findings[0]
+        .evidence
+        .last()
+        .unwrap()
+        .contains("16 more: `kubelab diff --live`"));
+    assert!(
+        snapshot
+            .unseen
+            .iter()
+            .any(|u| u.kind == "running config of master-02"),
+        "{:?}",
+        snapshot.unseen
+    );
+    insta::assert_snapshot!(render_findings(&findings, &snapshot.unseen));
 }
 
 #[test]

@@ -110,6 +110,12 @@ fn access(net: u8, timeout: Duration) -> TalosAccess {
                 name: name.to_string(),
                 address: SocketAddr::new(ip(net, *host), PORT),
                 controlplane: *controlplane,
+                config: Some(
+                    lab().tree.files[&format!("talos/{name}.yaml")]
+                        .contents
+                        .clone()
+                        .into_bytes(),
+                ),
             })
             .collect(),
         credentials: admin(),
@@ -160,9 +166,36 @@ async fn the_talos_side_of_a_running_lab_and_what_goes_wrong_with_it() {
     assert_eq!(view.etcd.statuses.len(), 3);
     assert_eq!(view.etcd.leader().as_deref(), Some("master-01"));
     assert_eq!(view.etcd.alarms, Some(Vec::new()));
+    assert!(view
+        .nodes
+        .iter()
+        .all(|n| n.config == Some(kubelab_doctor::ConfigComparison::Same)));
     let snapshot = Snapshot::default().with_talos(view.clone());
     assert!(snapshot.unseen.is_empty(), "{:?}", snapshot.unseen);
     assert!(diagnose(&intent(), &snapshot).is_empty());
+
+    // A hand edit on worker-01 (as `talosctl edit` would make) is drift, found by Talos's own
+    // dry-run diff; then the running config goes back to the rendered one.
+    let rendered = lab().tree.files["talos/worker-01.yaml"].contents.clone();
+    cluster.edit_config("worker-01", |config| {
+        String::from_utf8_lossy(config)
+            .replacen("hostname: worker-01", "hostname: worker-01-edited", 1)
+            .into_bytes()
+    });
+    let view = kubelab_doctor::gather_talos(&access).await;
+    let findings = diagnose(&intent(), &Snapshot::default().with_talos(view));
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["talos-config-drift"]);
+    assert_eq!(findings[0].subject, "node worker-01");
+    assert!(
+        findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("-") && e.contains("worker-01-edited")),
+        "{:?}",
+        findings[0].evidence
+    );
+    cluster.edit_config("worker-01", |_| rendered.clone().into_bytes());
 
     // A database near the quota and a NOSPACE alarm on master-02.
     cluster.set_etcd_db_size(

@@ -69,7 +69,7 @@ pub async fn diff(
                     .apply_configuration(None, &node.config, ApplyMode::Auto, true)
                     .await
                     .map_err(call)?;
-                match drift_of(&outcome.details) {
+                match outcome.config_diff() {
                     Some(diff) => NodeDrift::Drift { diff },
                     None => NodeDrift::Clean,
                 }
@@ -91,32 +91,4 @@ pub async fn diff(
     let drifted = diffs.iter().filter(|d| d.drifted()).count();
     progress.finish(true, format!("{drifted} of {} nodes drifted", diffs.len()));
     Ok(diffs)
-}
-
-/// The diff in a dry run's reply, or `None` when Talos reports no changes. Talos puts its
-/// diff after a `Config diff:` line and says `No changes.` when there are none.
-pub fn drift_of(details: &str) -> Option<String> {
-    let body = details
-        .split_once("Config diff:")
-        .map_or(details, |(_, diff)| diff)
-        .trim();
-    (!body.is_empty() && body != "No changes.").then(|| body.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::drift_of;
-
-    #[test]
-    fn no_changes_is_clean_and_a_diff_is_drift() {
-        assert_eq!(drift_of("No changes."), None);
-        assert_eq!(
-            drift_of("Dry run summary:\nApplied configuration without a reboot (skipped in dry-run).\n\nConfig diff:\n\nNo changes.\n"),
-            None
-        );
-        assert_eq!(
-            drift_of("Dry run summary:\nConfig diff:\n--- running\n+++ new\n-a\n+b\n").as_deref(),
-            Some("--- running\n+++ new\n-a\n+b")
-        );
-    }
 }

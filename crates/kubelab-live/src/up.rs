@@ -21,7 +21,6 @@ use std::time::Instant;
 use kubelab_talos_api::{ApplyMode, Code, HealthProgress};
 use serde::Serialize;
 
-use crate::diff::drift_of;
 use crate::error::{LiveError, NodeProblem};
 use crate::events::{Phase, PhaseTiming, Progress, Sink};
 use crate::lab::{LiveLab, LiveNode};
@@ -279,7 +278,7 @@ async fn apply(
                     .apply_configuration(None, &node.config, ApplyMode::Auto, true)
                     .await
                     .map_err(|source| call(node, Phase::Apply, source))?;
-                if drift_of(&outcome.details).is_some() {
+                if outcome.config_diff().is_some() {
                     progress.warn(
                         Some(&node.name),
                         "runs a config that differs from the rendered one; not re-applied (`kubelab diff --live` shows the difference)",

@@ -45,6 +45,20 @@ pub struct ApplyOutcome {
     pub details: String,
 }
 
+impl ApplyOutcome {
+    /// A dry run's diff of the running config against the new one, or `None` when Talos
+    /// reports no changes. Talos puts the diff after a `Config diff:` line and says
+    /// `No changes.` when there are none.
+    pub fn config_diff(&self) -> Option<String> {
+        let body = self
+            .details
+            .split_once("Config diff:")
+            .map_or(self.details.as_str(), |(_, diff)| diff)
+            .trim();
+        (!body.is_empty() && body != "No changes.").then(|| body.to_string())
+    }
+}
+
 /// A node's Talos version and where it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeVersion {
@@ -437,5 +451,31 @@ impl Client {
             }
         }
         Ok(disks)
+    }
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::ApplyOutcome;
+
+    fn diff(details: &str) -> Option<String> {
+        ApplyOutcome {
+            warnings: Vec::new(),
+            details: details.to_string(),
+        }
+        .config_diff()
+    }
+
+    #[test]
+    fn no_changes_is_clean_and_a_diff_is_drift() {
+        assert_eq!(diff("No changes."), None);
+        assert_eq!(
+            diff("Dry run summary:\nApplied configuration without a reboot (skipped in dry-run).\n\nConfig diff:\n\nNo changes.\n"),
+            None
+        );
+        assert_eq!(
+            diff("Dry run summary:\nConfig diff:\n--- running\n+++ new\n-a\n+b\n").as_deref(),
+            Some("--- running\n+++ new\n-a\n+b")
+        );
     }
 }

@@ -200,7 +200,12 @@ async fn install_then_mtls_with_roles_authorized_per_rpc() {
     let client = Client::connect(endpoint, &reader).await.unwrap();
     assert_eq!(client.version(None).await.unwrap().mode, "metal");
     let err = client
-        .apply_configuration(None, &file("talos/master-01.yaml"), ApplyMode::NoReboot, true)
+        .apply_configuration(
+            None,
+            &file("talos/master-01.yaml"),
+            ApplyMode::NoReboot,
+            true,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(Code::PermissionDenied), "{err}");

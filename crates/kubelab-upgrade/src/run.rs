@@ -8,7 +8,6 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kubelab_live::diff::drift_of;
 use kubelab_live::LiveNode;
 use kubelab_spec::model::Version;
 use kubelab_talos_api::{ApplyMode, Client, Code};
@@ -227,7 +226,7 @@ pub async fn observe(lab: &UpgradeLab, t: &Timeouts) -> Result<Observed, Upgrade
                     &node.name,
                     "comparing its config with the rendered one",
                 ))?;
-            let diff = drift_of(&outcome.details);
+            let diff = outcome.config_diff();
             images.insert(
                 node.name.clone(),
                 diff.as_deref()
@@ -439,14 +438,7 @@ async fn upgrade_node<W: Workloads>(
     let (client, running) = connect_waiting(lab, node, t, t.reachable).await?;
     if key(&running) >= key(hop) {
         // Done, possibly by an interrupted run that had not uncordoned it yet.
-        workloads
-            .settle(name)
-            .await
-            .map_err(|source| UpgradeError::Workloads {
-                node: name.to_string(),
-                what: "waiting for the node to be Ready and uncordoning it".to_string(),
-                source,
-            })?;
+        settle(workloads, name).await?;
         report.say(Some(name), format!("already runs Talos {running}"));
         return Ok(false);
     }
@@ -490,6 +482,12 @@ async fn upgrade_node<W: Workloads>(
         wait_own_member(lab, node, t).await?;
         report.say(Some(name), "etcd member healthy");
     }
+    settle(workloads, name).await?;
+    Ok(true)
+}
+
+/// The node Ready again and uncordoned if the upgrade cordoned it.
+async fn settle<W: Workloads>(workloads: &W, name: &str) -> Result<(), UpgradeError> {
     workloads
         .settle(name)
         .await
@@ -497,8 +495,7 @@ async fn upgrade_node<W: Workloads>(
             node: name.to_string(),
             what: "waiting for the node to be Ready and uncordoning it".to_string(),
             source,
-        })?;
-    Ok(true)
+        })
 }
 
 /// Waits for the node to go down and come back on `hop`. A node that comes back on the
@@ -634,7 +631,7 @@ async fn apply_stage<W: Workloads>(
             name,
             "comparing its config with the rendered one",
         ))?;
-    let Some(diff) = drift_of(&dry.details) else {
+    let Some(diff) = dry.config_diff() else {
         return Ok(None);
     };
     let running = outdated_images(&diff, &lab.target_kubernetes);
@@ -697,14 +694,7 @@ async fn apply_stage<W: Workloads>(
                 format!("Talos's health check after {what}"),
             ))?;
     } else {
-        workloads
-            .settle(name)
-            .await
-            .map_err(|source| UpgradeError::Workloads {
-                node: name.to_string(),
-                what: "waiting for the node to be Ready and uncordoning it".to_string(),
-                source,
-            })?;
+        settle(workloads, name).await?;
     }
     Ok(Some(what))
 }

@@ -527,9 +527,24 @@ pub struct BackupListArgs {
 pub struct RestoreArgs {
     #[command(flatten)]
     pub lab: LabArgs,
-    /// The snapshot to restore (`.age` files are decrypted with the lab's identity).
-    #[arg(long = "from")]
-    pub from: PathBuf,
+    /// The etcd snapshot to restore (`.age` files are decrypted with the lab's identity).
+    #[arg(
+        long = "from",
+        required_unless_present = "velero",
+        conflicts_with = "velero"
+    )]
+    pub from: Option<PathBuf>,
+    /// Instead of etcd: restore namespaces from this Velero backup (`kubectl -n velero get
+    /// backups`); objects that exist are left as they are.
+    #[arg(long, value_name = "BACKUP")]
+    pub velero: Option<String>,
+    /// With --velero: the namespaces to restore (repeatable) [default: all in the backup].
+    #[arg(long = "namespace", value_name = "NAMESPACE", requires = "velero")]
+    pub namespaces: Vec<String>,
+    /// With --velero: the kubeconfig [default: the first file in $KUBECONFIG, else the one
+    /// `kubelab up` wrote].
+    #[arg(long, requires = "velero")]
+    pub kubeconfig: Option<PathBuf>,
     /// Print the plan and check the snapshot; touch nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -3,50 +3,20 @@
 //! still shows, what could not be seen is said, and a control plane that loses power becomes a
 //! finding rather than an error.
 
-use std::net::IpAddr;
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use kubelab_talos_api::fake::{FakeCa, FakeCluster, NodeSpec};
-use kubelab_talos_api::{Client, Talosconfig};
+use support::{minimal_lab, run, text};
 
 /// Loopback network of this test's nodes (apid's port 50000 is per address, so other test
 /// binaries' fakes on other 127.0.x networks do not collide).
 const NET: u8 = 204;
-const NODES: [(&str, u8); 3] = [("node-01", 51), ("node-02", 52), ("node-03", 53)];
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubelab"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBELAB_AGE_IDENTITY")
-        .env_remove("KUBELAB_AGE_RECIPIENTS")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_kubernetes_down_status_and_doctor_show_the_talos_side() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    assert!(run(root, &["init", "--example", "minimal"])
-        .status
-        .success());
-    let lab = std::fs::read_to_string(root.join("lab.yaml"))
-        .unwrap()
-        .replace("192.168.1.", &format!("127.0.{NET}."));
-    std::fs::write(root.join("lab.yaml"), lab).unwrap();
-    let rendered = run(root, &["render"]);
-    assert!(rendered.status.success(), "{}", text(&rendered.stderr));
+    let lab = minimal_lab(NET, "v1.14.7", |text| text).await;
+    let (root, fake) = (lab.root(), &lab.fake);
     // A kubeconfig for an API server that is not there: a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -60,58 +30,6 @@ async fn with_kubernetes_down_status_and_doctor_show_the_talos_side() {
         ),
     )
     .unwrap();
-
-    let secrets = kubelab_pki::encrypt::decrypt(
-        &std::fs::read(root.join("secrets.age")).unwrap(),
-        &root.join("config/kubelab/minilab.agekey"),
-    )
-    .unwrap();
-    let ca = FakeCa {
-        cert_pem: secrets.certs.os.crt_pem().unwrap(),
-        key_pem: secrets.certs.os.key_pem().unwrap(),
-    };
-    let specs = NODES
-        .iter()
-        .map(|(name, host)| NodeSpec {
-            name: name.to_string(),
-            ip: IpAddr::from([127, 0, NET, *host]),
-            controlplane: true,
-            talos_version: "v1.14.7".to_string(),
-            arch: "amd64".to_string(),
-            disks: Vec::new(),
-        })
-        .collect();
-    let fake = FakeCluster::start(
-        ca,
-        specs,
-        kubelab_talos_api::APID_PORT,
-        Duration::from_millis(100),
-    )
-    .await
-    .unwrap();
-    for (name, _) in NODES {
-        let config = std::fs::read(root.join(format!("rendered/talos/{name}.yaml"))).unwrap();
-        fake.install_now(name, config, true);
-    }
-    let talosconfig = std::fs::read_to_string(root.join("rendered/talos/talosconfig")).unwrap();
-    let admin = Talosconfig::parse(&talosconfig)
-        .unwrap()
-        .current()
-        .unwrap()
-        .credentials()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for (name, _) in NODES {
-        loop {
-            if let Ok(client) = Client::connect(fake.endpoint(name).unwrap(), &admin).await {
-                if client.version(None).await.is_ok() {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "{name} never answered over mTLS");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 
     let args = ["--kubeconfig", "kubeconfig", "--timeout-seconds", "5"];
     let started = Instant::now();

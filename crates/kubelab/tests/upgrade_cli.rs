@@ -2,129 +2,35 @@
 //! is moved to 1.14 by changing lab.yaml's `versions.talos`, after `--plan` showed the steps;
 //! an etcd snapshot is taken first; a second run has nothing to do.
 
-use std::net::IpAddr;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+mod support;
 
-use kubelab_talos_api::fake::{FakeCa, FakeCluster, NodeSpec, Stage};
-use kubelab_talos_api::{ApplyMode, Client, Credentials, Talosconfig};
 use sha2::{Digest, Sha256};
+use support::{minimal_lab, run, text, NODES};
 
 /// This test's loopback network (apid's port is per address).
-const NET: u8 = 204;
-const NODES: [(&str, u8); 3] = [("node-01", 51), ("node-02", 52), ("node-03", 53)];
-
-fn run(dir: &std::path::Path, args: &[&str]) -> Output {
-    let empty = dir.join("empty-path");
-    std::fs::create_dir_all(&empty).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_kubelab"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("PATH", &empty)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBELAB_AGE_IDENTITY")
-        .env_remove("KUBELAB_AGE_RECIPIENTS")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
+const NET: u8 = 205;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lab_moves_from_talos_1_13_to_1_14_by_changing_lab_yaml() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    assert!(run(root, &["init", "--example", "minimal"])
-        .status
-        .success());
-    let original = std::fs::read_to_string(root.join("lab.yaml"))
-        .unwrap()
-        .replace("192.168.1.", &format!("127.0.{NET}."));
-    let on_1_13 = original.replace(
-        "\nnetwork:",
-        "\nversions:\n  talos: v1.13.13\n  kubernetes: v1.36.3\n\nnetwork:",
-    );
-    assert_ne!(on_1_13, original);
-    std::fs::write(root.join("lab.yaml"), &on_1_13).unwrap();
-    let rendered = run(root, &["render"]);
-    assert!(rendered.status.success(), "{}", text(&rendered.stderr));
-
-    // The cluster as `kubelab up` would have left it on 1.13.
-    let secrets = kubelab_pki::encrypt::decrypt(
-        &std::fs::read(root.join("secrets.age")).unwrap(),
-        &root.join("config/kubelab/minilab.agekey"),
-    )
-    .unwrap();
-    let ca = FakeCa {
-        cert_pem: secrets.certs.os.crt_pem().unwrap(),
-        key_pem: secrets.certs.os.key_pem().unwrap(),
-    };
-    let specs = NODES
-        .iter()
-        .map(|(name, host)| NodeSpec {
-            name: name.to_string(),
-            ip: IpAddr::from([127, 0, NET, *host]),
-            controlplane: true,
-            talos_version: "v1.13.13".to_string(),
-            arch: "amd64".to_string(),
-            disks: vec![("/dev/sda".to_string(), 256 << 30, "ssd")],
-        })
-        .collect();
-    let fake = FakeCluster::start(
-        ca,
-        specs,
-        kubelab_talos_api::APID_PORT,
-        Duration::from_millis(200),
-    )
-    .await
-    .unwrap();
-    for (name, _) in NODES {
-        let client = Client::connect(
-            fake.endpoint(name).unwrap(),
-            &Credentials::Maintenance { pinned: None },
+    let lab = minimal_lab(NET, "v1.13.13", |text| {
+        text.replace(
+            "\nnetwork:",
+            "\nversions:\n  talos: v1.13.13\n  kubernetes: v1.36.3\n\nnetwork:",
         )
-        .await
-        .unwrap();
-        let config = std::fs::read(root.join(format!("rendered/talos/{name}.yaml"))).unwrap();
-        client
-            .apply_configuration(None, &config, ApplyMode::Auto, false)
-            .await
-            .unwrap();
-    }
-    let talosconfig = std::fs::read_to_string(root.join("rendered/talos/talosconfig")).unwrap();
-    let admin = Talosconfig::parse(&talosconfig)
-        .unwrap()
-        .current()
-        .unwrap()
-        .credentials()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let first = loop {
-        if NODES
-            .iter()
-            .all(|(n, _)| fake.stage(n) == Some(Stage::Running))
-        {
-            if let Ok(client) = Client::connect(fake.endpoint("node-01").unwrap(), &admin).await {
-                if client.version(None).await.is_ok() {
-                    break client;
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "the fake nodes did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    first.bootstrap(None).await.unwrap();
+    })
+    .await;
+    assert!(lab.lab_yaml.contains("talos: v1.13.13"));
+    let (root, fake) = (lab.root(), &lab.fake);
     let body = vec![7u8; 8192];
     let mut database = body.clone();
     database.extend_from_slice(&Sha256::digest(&body));
     fake.set_etcd_database(database);
 
     // lab.yaml now asks for 1.14 (the default).
+    let original = lab.lab_yaml.replace(
+        "versions:\n  talos: v1.13.13\n  kubernetes: v1.36.3\n\n",
+        "",
+    );
     std::fs::write(root.join("lab.yaml"), &original).unwrap();
     let planned = run(root, &["upgrade", "--plan", "--poll-seconds", "0.05"]);
     assert!(planned.status.success(), "{}", text(&planned.stderr));

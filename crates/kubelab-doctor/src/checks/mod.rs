@@ -3,11 +3,13 @@
 //! not see.
 
 mod certificates;
+mod config_drift;
 pub(crate) mod control_plane_components;
 mod control_planes;
 mod etcd;
 pub(crate) mod etcd_backup;
 pub(crate) mod etcd_space;
+mod flux;
 mod lb_pending;
 mod lb_unreachable;
 mod local_volumes;
@@ -39,11 +41,13 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
         memory::check(intent, snapshot, &mut findings);
         oom::check(intent, snapshot, &mut findings);
         control_plane_components::check(intent, snapshot, &mut findings);
+        flux::check(intent, snapshot, &mut findings);
     }
     etcd::check(intent, snapshot, &mut findings);
     etcd_space::check(intent, snapshot, &mut findings);
     etcd_backup::check(intent, snapshot, &mut findings);
     talos_version::check(intent, snapshot, &mut findings);
+    config_drift::check(snapshot, &mut findings);
     certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {
         b.severity

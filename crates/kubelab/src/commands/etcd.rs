@@ -21,8 +21,13 @@ pub fn load(args: &LabArgs, style: Style) -> Result<Result<Workspace, ExitCode>,
     }
 }
 
-/// The cluster's control planes and the admin credentials for them.
-pub fn talos_cluster(workspace: &Workspace) -> Result<TalosCluster, String> {
+/// The lab rendered in memory, the admin credentials of its talosconfig, and whether the
+/// tree is exactly the one `kubelab up` applies: it is when the BGP password lab.yaml names is
+/// in the environment; without it the credentials are still right, but the node configs lack
+/// the password.
+pub fn rendered_with_credentials(
+    workspace: &Workspace,
+) -> Result<(kubelab_render::Tree, kubelab_talos_api::Credentials, bool), String> {
     if !workspace.secrets_path.exists() {
         return Err(format!(
             "no secrets at {}; the cluster's credentials come from them (see `kubelab render`)",
@@ -30,7 +35,9 @@ pub fn talos_cluster(workspace: &Workspace) -> Result<TalosCluster, String> {
         ));
     }
     let secrets = workspace.open_secrets()?;
-    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
+    let applied = super::render::with_bgp_password(&workspace.lab).ok();
+    let lab = applied.as_ref().unwrap_or(&workspace.lab);
+    let tree = kubelab_render::render(lab, &secrets).map_err(|e| e.to_string())?;
     let talosconfig = tree
         .files
         .get("talos/talosconfig")
@@ -41,6 +48,12 @@ pub fn talos_cluster(workspace: &Workspace) -> Result<TalosCluster, String> {
                 .and_then(kubelab_talos_api::Context::credentials)
         })
         .map_err(|e| format!("the rendered talosconfig: {e}"))?;
+    Ok((tree, credentials, applied.is_some()))
+}
+
+/// The cluster's control planes and the admin credentials for them.
+pub fn talos_cluster(workspace: &Workspace) -> Result<TalosCluster, String> {
+    let (_, credentials, _) = rendered_with_credentials(workspace)?;
     let mut control_planes = Vec::new();
     for node in &workspace.lab.nodes {
         if node.role != Role::Controlplane {

@@ -15,8 +15,13 @@ pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
         Ok(w) => w,
         Err(code) => return Ok(code),
     };
+    let from = match (&args.from, &args.velero) {
+        (_, Some(backup)) => return velero(&args, backup, &workspace, style),
+        (Some(from), None) => from.clone(),
+        (None, None) => return Err("give --from SNAPSHOT (etcd) or --velero BACKUP".to_string()),
+    };
     let target = RestoreTarget {
-        snapshot: args.from.clone(),
+        snapshot: from.clone(),
         identity: Some(workspace.identity_path.clone()),
         node: args.node.clone(),
         skip_hash_check: args.skip_hash_check,
@@ -28,7 +33,7 @@ pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
     crate::outln!(
         "restore etcd of cluster {} from {}",
         style.bold(&plan.cluster),
-        args.from.display()
+        from.display()
     );
     crate::outln!(
         "  snapshot: {}, {}, {}",
@@ -68,7 +73,7 @@ pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
         "{} etcd of {} from {} in {:.1}s",
         style.green("restored"),
         plan.cluster,
-        args.from.display(),
+        from.display(),
         took.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
@@ -90,4 +95,74 @@ fn confirmed(cluster: &str, style: Style) -> Result<bool, String> {
         .read_line(&mut answer)
         .map_err(|e| format!("cannot read the confirmation: {e}"))?;
     Ok(answer.trim() == cluster)
+}
+
+/// `--velero BACKUP`: a Velero Restore of the backup's namespaces (or the ones named), after
+/// the same confirmation as an etcd restore; `--dry-run` says what would be restored.
+fn velero(
+    args: &RestoreArgs,
+    backup: &str,
+    workspace: &crate::workspace::Workspace,
+    style: Style,
+) -> Result<ExitCode, String> {
+    let namespaces = if args.namespaces.is_empty() {
+        "every namespace in the backup".to_string()
+    } else {
+        args.namespaces.join(", ")
+    };
+    let cluster = &workspace.lab.metadata.name;
+    crate::outln!(
+        "restore {namespaces} of cluster {} from Velero backup {backup} (objects that exist are left as they are)",
+        style.bold(cluster)
+    );
+    if args.dry_run {
+        crate::outln!("dry run: nothing was restored");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes {
+        eprint!("Type the cluster name to restore: ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| format!("cannot read the confirmation: {e}"))?;
+        if answer.trim() != cluster {
+            eprintln!(
+                "{}",
+                style.error_line("not confirmed; nothing was restored")
+            );
+            return Ok(ExitCode::from(crate::EXIT_FINDINGS));
+        }
+    }
+    let (stamp, _) = kubelab_backup::timestamp(crate::workspace::Workspace::now());
+    let name = format!("kubelab-{}", stamp.to_lowercase());
+    let client = super::backup::kube_client(args.kubeconfig.as_ref(), workspace)?;
+    let status = runtime()?.block_on(async {
+        let client = client.await?;
+        let mut progress = |s: &kubelab_backup::VeleroRestoreStatus| {
+            crate::outln!("  velero restore {}: {}", s.name, s.phase);
+        };
+        kubelab_backup::velero_restore(
+            &client,
+            &name,
+            backup,
+            &args.namespaces,
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(2),
+            &mut progress,
+        )
+        .await
+        .map_err(|e| chain(&e))
+    })?;
+    crate::outln!(
+        "{} Velero restore {}: {} items, {} warnings",
+        style.green("completed"),
+        status.name,
+        status
+            .items_restored
+            .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        status.warnings
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -123,6 +123,7 @@ pub fn look(
     if let Ok((_, bytes)) = &kubeconfig {
         intent.certificates = certificates(bytes, &workspace.lab_dir);
     }
+    let flux_wanted = intent.flux_interval.is_some();
     let runtime = super::live::runtime()?;
     let (kubernetes, talos) = runtime.block_on(async {
         let kubernetes = async {
@@ -130,8 +131,24 @@ pub fn look(
             let client = kubelab_live::kubernetes::client(&bytes)
                 .await
                 .map_err(|e| super::live::chain(&e))?;
-            tokio::time::timeout(wait, kubelab_doctor::fetch(&client))
-                .await
+            let flux = async {
+                if !flux_wanted {
+                    return None;
+                }
+                Some(
+                    tokio::time::timeout(wait, kubelab_doctor::fetch_flux(&client))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Unseen {
+                                kind: kubelab_doctor::KUSTOMIZATIONS.to_string(),
+                                reason: format!("no answer within {}s", wait.as_secs()),
+                            })
+                        }),
+                )
+            };
+            let snapshot = tokio::time::timeout(wait, kubelab_doctor::fetch(&client));
+            let (snapshot, flux) = tokio::join!(snapshot, flux);
+            let snapshot = snapshot
                 .map_err(|_| {
                     format!(
                         "the cluster did not answer within {}s ({})",
@@ -139,7 +156,11 @@ pub fn look(
                         path.display()
                     )
                 })?
-                .map_err(|e| chain(&e))
+                .map_err(|e| chain(&e))?;
+            Ok(match flux {
+                Some(flux) => snapshot.with_flux(flux),
+                None => snapshot,
+            })
         };
         let talos = async {
             match &talos {
@@ -171,24 +192,7 @@ fn talos_access(
     workspace: &Workspace,
     wait: Duration,
 ) -> Result<(TalosAccess, Option<i64>, Option<EvictionThreshold>), String> {
-    if !workspace.secrets_path.exists() {
-        return Err(format!(
-            "no secrets at {}: the Talos credentials come from them (see `kubelab render`)",
-            workspace.secrets_path.display()
-        ));
-    }
-    let secrets = workspace.open_secrets()?;
-    let tree = kubelab_render::render(&workspace.lab, &secrets).map_err(|e| e.to_string())?;
-    let talosconfig = tree
-        .files
-        .get("talos/talosconfig")
-        .ok_or("the rendered tree has no talos/talosconfig")?;
-    let credentials = kubelab_talos_api::Talosconfig::parse(&talosconfig.contents)
-        .and_then(|c| {
-            c.current()
-                .and_then(kubelab_talos_api::Context::credentials)
-        })
-        .map_err(|e| format!("the rendered talosconfig: {e}"))?;
+    let (tree, credentials, as_applied) = super::etcd::rendered_with_credentials(workspace)?;
     let nodes = workspace
         .lab
         .nodes
@@ -198,6 +202,12 @@ fn talos_access(
                 name: node.name.clone(),
                 address: std::net::SocketAddr::new(node.ip?.into(), kubelab_talos_api::APID_PORT),
                 controlplane: node.role == Role::Controlplane,
+                // Compared only with the configs `up` applies (the BGP password known).
+                config: tree
+                    .files
+                    .get(&format!("talos/{}.yaml", node.name))
+                    .filter(|_| as_applied)
+                    .map(|f| f.contents.clone().into_bytes()),
             })
         })
         .collect();
