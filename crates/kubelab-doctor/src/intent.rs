@@ -67,8 +67,9 @@ pub enum EvictionThreshold {
 }
 
 /// The kubelet's own `evictionHard` default for `memory.available` (kubernetes/kubernetes,
-/// pkg/kubelet/apis/config/v1beta1 defaults for Linux): 100Mi. Talos sets no
-/// `evictionHard` of its own, and kubelab renders none.
+/// pkg/kubelet/apis/config/v1beta1 defaults for Linux): 100Mi. kubelab renders no
+/// `evictionHard`; whether Talos's generated kubelet config sets one was not verified here
+/// (the reference notes say nothing of it), so a Talos default would go unseen.
 pub const DEFAULT_EVICTION_MEMORY_AVAILABLE: f64 = 100.0 * 1024.0 * 1024.0;
 
 impl EvictionThreshold {

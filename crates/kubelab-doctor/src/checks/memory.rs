@@ -386,7 +386,7 @@ fn eviction_near(
         ),
         None => (
             EvictionThreshold::Bytes(DEFAULT_EVICTION_MEMORY_AVAILABLE),
-            "the kubelet's default; neither kubelab nor Talos sets another",
+            "the kubelet's default; kubelab renders no other",
         ),
     };
     // The kubelet's own signal: capacity less the working set.
