@@ -1,8 +1,9 @@
 //! `kubelab status`'s look at a 10,000-pod cluster through a real HTTP server: the list calls
 //! as kube-rs makes them, the JSON as an API server sends it (realistic pods: owners, two
 //! containers with resources, volumes, tolerations, conditions, container statuses; about
-//! 3.7 KB each, some 37 MB in all), parsed into the typed snapshot. Target: under a second
-//! with at most the snapshot's list calls. The server answers from memory, so what is measured
+//! 3.7 KB each, some 37 MB in all), and the metrics API's node and pod lists as metrics-server
+//! sends them, parsed into the typed snapshot. Target: under a second with exactly the
+//! snapshot's list calls. The server answers from memory, so what is measured
 //! is the client: requests, transfer over loopback, parsing.
 //!
 //! A stand-in server rather than the k8s harness: 10,000 pods created through a real
@@ -105,6 +106,22 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
             "spec": { "bgpInstances": [] }, "status": { "bgpInstances": [{ "name": "homelab",
                 "peers": [{ "name": "router", "peerAddress": "10.0.0.1", "peeringState": "established" }] }] } }))
         .collect();
+    // metrics-server's answers: each item's name, namespace and labels, the window, the usage.
+    let node_metrics = (0..NODES)
+        .map(|i| json!({ "metadata": { "name": format!("node-{i:02}"), "creationTimestamp": "2026-12-02T09:40:12Z",
+                "labels": { "kubernetes.io/hostname": format!("node-{i:02}") } },
+            "timestamp": "2026-12-02T09:40:03Z", "window": "10.047s", "usage": { "cpu": "412034567n", "memory": "3145728Ki" } }))
+        .collect();
+    let pod_metrics = (0..PODS)
+        .map(|i| {
+            let p = pod(i);
+            json!({ "metadata": { "name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"],
+                    "creationTimestamp": "2026-12-02T09:40:12Z", "labels": p["metadata"]["labels"] },
+                "timestamp": "2026-12-02T09:40:03Z", "window": "10.512s",
+                "containers": [{ "name": "app", "usage": { "cpu": "1234567n", "memory": "184320Ki" } },
+                    { "name": "sidecar", "usage": { "cpu": "123456n", "memory": "18432Ki" } }] })
+        })
+        .collect();
     vec![
         (
             "/api/v1/nodes",
@@ -134,6 +151,14 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
         (
             "/apis/cilium.io/v2/ciliumbgpadvertisements",
             list("CiliumBGPAdvertisementList", "cilium.io/v2", Vec::new()),
+        ),
+        (
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            list("NodeMetricsList", "metrics.k8s.io/v1beta1", node_metrics),
+        ),
+        (
+            "/apis/metrics.k8s.io/v1beta1/pods",
+            list("PodMetricsList", "metrics.k8s.io/v1beta1", pod_metrics),
         ),
     ]
 }
@@ -188,7 +213,8 @@ fn bench(c: &mut Criterion) {
     assert!(snapshot.unseen.is_empty(), "{:?}", snapshot.unseen);
     let calls = requests.swap(0, Ordering::Relaxed);
     assert_eq!(calls, snapshot.list_calls);
-    assert!(calls <= kubelab_doctor::MAX_LIST_CALLS, "{calls} calls");
+    assert_eq!(calls, kubelab_doctor::MAX_LIST_CALLS, "{calls} calls");
+    assert_eq!(snapshot.pod_metrics.len(), PODS);
     eprintln!(
         "fetch: {calls} list calls, the pod list is {:.1} MB",
         pods_bytes as f64 / 1e6

@@ -34,8 +34,60 @@ pub struct Intent {
     pub etcd_quota_bytes: Option<i64>,
     /// The local etcd snapshots the caller found; `None` when it did not look.
     pub etcd_backups: Option<LocalBackups>,
+    /// Node name → the memory lab.yaml plans for it (the seed's platform overheads, under
+    /// `capacity:`), for nodes whose memory parses.
+    pub memory_plans: BTreeMap<String, NodeMemoryPlan>,
+    /// The kubelet's hard eviction threshold `memory.available` when the rendered machine
+    /// config sets one (`machine.kubelet.extraConfig.evictionHard`, only through
+    /// `talos.patches`: kubelab renders none); `None` for the kubelet's default.
+    pub eviction_memory_available: Option<EvictionThreshold>,
     /// `gitops.flux.interval` when lab.yaml has Flux reconcile the tree (`None`: no Flux).
     pub flux_interval: Option<String>,
+}
+
+/// What lab.yaml plans for one node's memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeMemoryPlan {
+    /// Installed memory (`nodes[].memory`), bytes.
+    pub installed: f64,
+    /// The platform's share by the seed's figures (Cilium agent, Talos and system pods, and
+    /// the control plane's own on control planes), bytes.
+    pub platform: f64,
+    /// The node's index in `nodes`, for its lab.yaml line.
+    pub index: usize,
+    pub control_plane: bool,
+}
+
+/// A kubelet hard eviction threshold for `memory.available`: a quantity, or a percentage of
+/// the node's capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EvictionThreshold {
+    Bytes(f64),
+    Percent(f64),
+}
+
+/// The kubelet's own `evictionHard` default for `memory.available` (kubernetes/kubernetes,
+/// pkg/kubelet/apis/config/v1beta1 defaults for Linux): 100Mi. kubelab renders no
+/// `evictionHard`; whether Talos's generated kubelet config sets one was not verified here
+/// (the reference notes say nothing of it), so a Talos default would go unseen.
+pub const DEFAULT_EVICTION_MEMORY_AVAILABLE: f64 = 100.0 * 1024.0 * 1024.0;
+
+impl EvictionThreshold {
+    /// The threshold in bytes on a node of `capacity` bytes.
+    pub fn bytes(self, capacity: f64) -> f64 {
+        match self {
+            EvictionThreshold::Bytes(b) => b,
+            EvictionThreshold::Percent(p) => capacity * p / 100.0,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        match text.strip_suffix('%') {
+            Some(percent) => percent.trim().parse().ok().map(EvictionThreshold::Percent),
+            None => kubelab_spec::quantity::parse_quantity(text).map(EvictionThreshold::Bytes),
+        }
+    }
 }
 
 /// etcd's own space quota, which Talos keeps: Talos starts etcd with no `quota-backend-bytes`
@@ -69,6 +121,13 @@ pub(crate) const SCHEDULE_ON_CONTROL_PLANES: &str = "/cluster/allowSchedulingOnC
 pub(crate) const BGP_SPEAKERS: &str = "/bgp/speakers";
 pub(crate) const TALOS_VERSION: &str = "/versions/talos";
 pub(crate) const TALOS_PATCHES: &str = "/talos/patches";
+pub(crate) const MONITORING_RETENTION: &str = "/monitoring/retention";
+pub(crate) const CAPACITY_SYSTEM_PODS: &str = "/capacity/systemPods";
+pub(crate) const CAPACITY_CONTROL_PLANE: &str = "/capacity/controlPlaneOverhead";
+
+pub(crate) fn node_memory_pointer(index: usize) -> String {
+    format!("/nodes/{index}/memory")
+}
 
 pub(crate) fn pool_pointer(index: usize, field: &str) -> String {
     format!("/loadBalancer/pools/{index}/{field}")
@@ -109,6 +168,22 @@ impl Intent {
                 .collect(),
             etcd_quota_bytes: None,
             etcd_backups: None,
+            memory_plans: kubelab_spec::budget::node_budgets(lab)
+                .into_iter()
+                .filter_map(|b| {
+                    let index = lab.nodes.iter().position(|n| n.name == b.node)?;
+                    Some((
+                        b.node,
+                        NodeMemoryPlan {
+                            installed: b.memory,
+                            platform: b.overhead,
+                            index,
+                            control_plane: b.role == Role::Controlplane,
+                        },
+                    ))
+                })
+                .collect(),
+            eviction_memory_available: None,
             flux_interval: lab.gitops.flux.as_ref().map(|f| f.interval.clone()),
         };
         if let Some(spans) = spans {
@@ -117,7 +192,13 @@ impl Intent {
                 BGP_SPEAKERS.to_string(),
                 TALOS_VERSION.to_string(),
                 TALOS_PATCHES.to_string(),
+                CAPACITY_SYSTEM_PODS.to_string(),
+                CAPACITY_CONTROL_PLANE.to_string(),
+                MONITORING_RETENTION.to_string(),
             ];
+            for i in 0..lab.nodes.len() {
+                pointers.push(node_memory_pointer(i));
+            }
             for i in 0..lab.load_balancer.pools.len() {
                 pointers.push(pool_pointer(i, "serviceSelector"));
                 pointers.push(pool_pointer(i, "blocks"));
@@ -170,6 +251,21 @@ pub fn etcd_quota_in_config(config: &str) -> Option<i64> {
             serde_json::Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
+    })
+}
+
+/// The kubelet's hard eviction threshold for `memory.available` a rendered machine config
+/// sets (`machine.kubelet.extraConfig.evictionHard`), if it sets one.
+pub fn eviction_memory_available_in_config(config: &str) -> Option<EvictionThreshold> {
+    let source = kubelab_spec::SourceFile::new("config", config);
+    let parsed = kubelab_spec::yaml::parse(&source, kubelab_spec::yaml::Limits::default()).ok()?;
+    parsed.documents.iter().find_map(|document| {
+        let value = kubelab_spec::yaml::to_value(document);
+        let threshold = value
+            .pointer("/machine/kubelet/extraConfig/evictionHard/memory.available")?
+            .as_str()?
+            .to_string();
+        EvictionThreshold::parse(&threshold)
     })
 }
 

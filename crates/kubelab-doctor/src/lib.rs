@@ -7,6 +7,9 @@
 //! of the two. Everything a user sees is built from values, so tests feed recorded or generated
 //! snapshots as well as a real API server's.
 //!
+//! The metrics API (metrics-server) is one more optional source: nodes' and pods' memory
+//! working set, for status's memory column and doctor's memory findings.
+//!
 //! A snapshot records what it could not see ([`Unseen`]): a missing CRD or a forbidden list is
 //! reported and the checks that need it stay silent rather than guess.
 //!
@@ -18,6 +21,7 @@ mod checks;
 mod finding;
 mod flux;
 mod intent;
+mod metrics;
 mod pools;
 mod render;
 mod snapshot;
@@ -28,9 +32,11 @@ pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
 pub use flux::{fetch_flux, FluxKustomization, KUSTOMIZATIONS};
 pub use intent::{
-    etcd_quota_in_config, kubeconfig_certificates, Certificate, Intent, LocalBackups,
-    DEFAULT_ETCD_QUOTA_BYTES,
+    etcd_quota_in_config, eviction_memory_available_in_config, kubeconfig_certificates,
+    Certificate, EvictionThreshold, Intent, LocalBackups, NodeMemoryPlan, DEFAULT_ETCD_QUOTA_BYTES,
+    DEFAULT_EVICTION_MEMORY_AVAILABLE,
 };
+pub use metrics::{ContainerMetrics, NodeMetrics, PodMetrics, NODE_METRICS, POD_METRICS};
 pub use render::{render_findings, sarif};
 pub use snapshot::{fetch, FetchError, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS};
 pub use status::{render_status, Status};

@@ -1,6 +1,8 @@
-//! One look at the live cluster: each kind the checks read, listed once across all namespaces.
-//! Pods' own `PodScheduled` conditions carry the scheduler's FailedScheduling message, so no
-//! Event list is needed; that keeps the fetch at eight calls.
+//! One look at the live cluster: each kind the checks read, listed once across all namespaces,
+//! all lists at once. Pods' own `PodScheduled` conditions carry the scheduler's
+//! FailedScheduling message, and their container statuses the OOM kills and the control
+//! plane's mirror pods, so no Event list is needed: eight core and CRD lists, plus the two
+//! lists of the metrics API (nodes' and pods' memory), ten calls in all.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,10 +16,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::flux::FluxKustomization;
+use crate::metrics::{
+    MetricsList, NodeMetrics, PodMetrics, METRICS_API, NODE_METRICS, POD_METRICS,
+};
 use crate::talos::TalosView;
 
-/// The most list calls [`fetch`] makes, whatever the cluster's size.
-pub const MAX_LIST_CALLS: usize = 8;
+/// The list calls [`fetch`] makes, whatever the cluster's size: eight core and CRD lists and
+/// the metrics API's two.
+pub const MAX_LIST_CALLS: usize = 10;
 
 /// What the cluster looked like at one moment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -30,6 +36,13 @@ pub struct Snapshot {
     pub pools: Vec<CiliumLoadBalancerIpPool>,
     pub bgp_node_configs: Vec<CiliumBgpNodeConfig>,
     pub advertisements: Vec<CiliumBgpAdvertisement>,
+    /// Each node's memory working set from the metrics API; empty and unseen
+    /// ([`NODE_METRICS`]) when metrics-server does not answer.
+    #[serde(default)]
+    pub node_metrics: Vec<NodeMetrics>,
+    /// Each pod's, per container ([`POD_METRICS`] when unseen).
+    #[serde(default)]
+    pub pod_metrics: Vec<PodMetrics>,
     /// Kinds that could not be listed, and why.
     #[serde(default)]
     pub unseen: Vec<Unseen>,
@@ -107,39 +120,48 @@ pub enum FetchError {
     Nodes(#[source] kube::Error),
 }
 
-/// Lists the eight kinds. Only the node list is essential; any other failure is recorded in
-/// [`Snapshot::unseen`] and the fetch goes on.
+/// Lists the ten kinds at once (a look costs the slowest list, not their sum). Only the node
+/// list is essential; any other failure is recorded in [`Snapshot::unseen`] and the look goes
+/// on: a lab without metrics-server (`monitoring.metricsServer: false`) or whose APIService is
+/// not available (503) has its memory checks silent, not wrong.
 pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
     let calls = AtomicUsize::new(0);
+    let (
+        nodes,
+        pods,
+        services,
+        claims,
+        volumes,
+        pools,
+        bgp_node_configs,
+        advertisements,
+        node_metrics,
+        pod_metrics,
+    ) = tokio::join!(
+        list::<Node>(client, &calls),
+        list::<Pod>(client, &calls),
+        list::<Service>(client, &calls),
+        list::<PersistentVolumeClaim>(client, &calls),
+        list::<PersistentVolume>(client, &calls),
+        list::<CiliumLoadBalancerIpPool>(client, &calls),
+        list::<CiliumBgpNodeConfig>(client, &calls),
+        list::<CiliumBgpAdvertisement>(client, &calls),
+        list_metrics::<NodeMetrics>(client, "nodes", &calls),
+        list_metrics::<PodMetrics>(client, "pods", &calls),
+    );
+    let nodes = nodes.map_err(FetchError::Nodes)?;
     let mut unseen = Vec::new();
-    let nodes = list::<Node>(client, &calls)
-        .await
-        .map_err(FetchError::Nodes)?;
     let mut snapshot = Snapshot {
         nodes,
-        pods: seen(list(client, &calls).await, "pods", &mut unseen),
-        services: seen(list(client, &calls).await, "services", &mut unseen),
-        claims: seen(
-            list(client, &calls).await,
-            "persistentvolumeclaims",
-            &mut unseen,
-        ),
-        volumes: seen(list(client, &calls).await, "persistentvolumes", &mut unseen),
-        pools: seen(
-            list(client, &calls).await,
-            "ciliumloadbalancerippools",
-            &mut unseen,
-        ),
-        bgp_node_configs: seen(
-            list(client, &calls).await,
-            "ciliumbgpnodeconfigs",
-            &mut unseen,
-        ),
-        advertisements: seen(
-            list(client, &calls).await,
-            "ciliumbgpadvertisements",
-            &mut unseen,
-        ),
+        pods: seen(pods, "pods", &mut unseen),
+        services: seen(services, "services", &mut unseen),
+        claims: seen(claims, "persistentvolumeclaims", &mut unseen),
+        volumes: seen(volumes, "persistentvolumes", &mut unseen),
+        pools: seen(pools, "ciliumloadbalancerippools", &mut unseen),
+        bgp_node_configs: seen(bgp_node_configs, "ciliumbgpnodeconfigs", &mut unseen),
+        advertisements: seen(advertisements, "ciliumbgpadvertisements", &mut unseen),
+        node_metrics: seen(node_metrics, NODE_METRICS, &mut unseen),
+        pod_metrics: seen(pod_metrics, POD_METRICS, &mut unseen),
         unseen: Vec::new(),
         list_calls: 0,
         talos: None,
@@ -148,6 +170,21 @@ pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
     snapshot.unseen = unseen;
     snapshot.list_calls = calls.load(Ordering::Relaxed);
     Ok(snapshot)
+}
+
+/// One list of the metrics API (`resource` is `nodes` or `pods`), by path: its types are ours
+/// (see [`crate::metrics`]), not `kube::Resource`s.
+async fn list_metrics<T: DeserializeOwned>(
+    client: &Client,
+    resource: &str,
+    calls: &AtomicUsize,
+) -> Result<Vec<T>, kube::Error> {
+    calls.fetch_add(1, Ordering::Relaxed);
+    let request = kube::core::Request::new(format!("{METRICS_API}/{resource}"))
+        .list(&ListParams::default())
+        .map_err(kube::Error::BuildRequest)?;
+    let list: MetricsList<T> = client.request(request).await?;
+    Ok(list.items)
 }
 
 async fn list<K>(client: &Client, calls: &AtomicUsize) -> Result<Vec<K>, kube::Error>
@@ -166,8 +203,16 @@ fn seen<K>(result: Result<Vec<K>, kube::Error>, kind: &str, unseen: &mut Vec<Uns
         Ok(items) => items,
         Err(error) => {
             let reason = match &error {
+                kube::Error::Api(status)
+                    if status.code == 404 && kind.ends_with(".metrics.k8s.io") =>
+                {
+                    "the API server does not serve it (metrics-server not installed)".to_string()
+                }
                 kube::Error::Api(status) if status.code == 404 => {
                     "the API server does not serve it (CRD not installed)".to_string()
+                }
+                kube::Error::Api(status) if status.code == 503 => {
+                    format!("not available (is its server running?): {}", status.message)
                 }
                 kube::Error::Api(status) if status.code == 403 => {
                     format!("forbidden: {}", status.message)

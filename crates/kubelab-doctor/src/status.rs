@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::checks::control_plane_components::{components, COMPONENTS};
 use crate::checks::etcd_backup::age;
 use crate::checks::etcd_space::size;
+use crate::checks::memory::MemoryIndex;
 use crate::checks::{
-    internal_ip, is_cilium_agent, is_control_plane, name, node_condition, node_name, pod_ready,
+    human, internal_ip, is_cilium_agent, is_control_plane, name, node_condition, node_memory,
+    node_name, pod_ready,
 };
 use crate::intent::Intent;
+use crate::metrics::NODE_METRICS;
 use crate::pools;
 use crate::snapshot::{Snapshot, Unseen};
 use crate::talos::TalosView;
@@ -24,6 +28,11 @@ pub struct Status {
     /// Storage class → claims bound / pending.
     pub claims_by_class: BTreeMap<String, ClaimCounts>,
     pub pods: PodCounts,
+    /// Whether the metrics API answered with nodes' memory (each node's `memory`).
+    pub metrics_seen: bool,
+    /// kube-apiserver, kube-controller-manager and kube-scheduler on each control plane;
+    /// `None` when no control plane shows them as mirror pods (or pods were not seen).
+    pub control_plane_components: Option<Vec<ComponentStatus>>,
     /// Whether the Kubernetes API answered (the sections above are empty when not).
     pub kubernetes_seen: bool,
     /// The nodes and etcd as Talos reports them; `None` when Talos was not asked.
@@ -102,6 +111,25 @@ pub struct NodeStatus {
     pub ready: bool,
     /// `None` when no agent pod runs there.
     pub cilium_ready: Option<bool>,
+    pub memory: NodeMemoryStatus,
+}
+
+/// A node's memory in bytes; each `None` when not seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeMemoryStatus {
+    /// The working set (metrics API).
+    pub used: Option<f64>,
+    pub allocatable: Option<f64>,
+    /// The seed's platform share plus the workloads' requests (see `memory-over-budget`).
+    pub budget: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentStatus {
+    pub node: String,
+    pub component: String,
+    /// `ready`, `restarting (n)`, a waiting reason with restarts, `NOT READY (n)` or `MISSING`.
+    pub health: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +192,7 @@ impl Status {
                 }
             }
         }
+        let memory = MemoryIndex::new(snapshot);
         let mut nodes: Vec<NodeStatus> = snapshot
             .nodes
             .iter()
@@ -182,6 +211,13 @@ impl Status {
                     kubelet: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
                     ready: node_condition(n, "Ready").is_some_and(|c| c.status == "True"),
                     cilium_ready: agents.get(node_name.as_str()).copied(),
+                    memory: NodeMemoryStatus {
+                        used: memory.working_set(&node_name),
+                        allocatable: node_memory(n, true),
+                        budget: memory
+                            .budget(intent, snapshot, &node_name)
+                            .map(|b| b.total()),
+                    },
                     name: node_name,
                 }
             })
@@ -266,6 +302,16 @@ impl Status {
             load_balancers,
             claims_by_class,
             pods,
+            metrics_seen: snapshot.saw_kubernetes() && snapshot.saw(NODE_METRICS),
+            control_plane_components: components(intent, snapshot).map(|list| {
+                list.into_iter()
+                    .map(|c| ComponentStatus {
+                        node: c.node,
+                        component: c.component.to_string(),
+                        health: c.health.label(),
+                    })
+                    .collect()
+            }),
             kubernetes_seen: snapshot.saw_kubernetes(),
             talos: snapshot
                 .talos
@@ -537,6 +583,8 @@ fn render_kubernetes(status: &Status, out: &mut String) {
         ],
         &rows,
     ));
+    render_memory(status, out);
+    render_components(status, out);
     let p = &status.pods;
     out.push_str(&format!(
         "\nPods: {} ({} running, {} pending, {} failed)\n",
@@ -622,4 +670,65 @@ fn render_kubernetes(status: &Status, out: &mut String) {
             .collect();
         out.push_str(&table(&["CLASS", "BOUND", "PENDING", "OTHER"], &rows));
     }
+}
+
+fn render_memory(status: &Status, out: &mut String) {
+    if !status.metrics_seen {
+        out.push_str("\nMemory: metrics API not seen\n");
+        return;
+    }
+    out.push_str("\nMemory (working set / allocatable)\n");
+    let rows: Vec<Vec<String>> = status
+        .nodes
+        .iter()
+        .map(|n| {
+            let m = &n.memory;
+            vec![
+                n.name.clone(),
+                match (m.used, m.allocatable) {
+                    (Some(used), Some(a)) if a > 0.0 => {
+                        format!("{} ({:.0}%)", pair(used, a), 100.0 * used / a)
+                    }
+                    (Some(used), _) => human(used),
+                    (None, _) => "-".to_string(),
+                },
+                m.budget
+                    .map_or_else(|| "-".to_string(), |b| format!("budget {}", human(b))),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["NODE", "USED", "BUDGET"], &rows));
+}
+
+/// `3.1/3.6 GiB`: both in the larger one's unit.
+fn pair(used: f64, of: f64) -> String {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MIB: f64 = 1024.0 * 1024.0;
+    if of >= GIB {
+        format!("{:.1}/{:.1} GiB", used / GIB, of / GIB)
+    } else {
+        format!("{:.0}/{:.0} MiB", used / MIB, of / MIB)
+    }
+}
+
+fn render_components(status: &Status, out: &mut String) {
+    let Some(components) = &status.control_plane_components else {
+        out.push_str("\nControl plane components: no mirror pods seen\n");
+        return;
+    };
+    out.push_str("\nControl plane components\n");
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for c in components {
+        if rows.last().is_none_or(|r| r[0] != c.node) {
+            rows.push(vec![c.node.clone()]);
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(c.health.clone());
+        }
+    }
+    let mut header = vec!["NODE"];
+    header.extend(COMPONENTS.iter().map(|c| c.trim_start_matches("kube-")));
+    let header: Vec<String> = header.iter().map(|h| h.to_uppercase()).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.push_str(&table(&header, &rows));
 }

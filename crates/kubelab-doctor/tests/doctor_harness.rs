@@ -143,6 +143,145 @@ async fn running_pod(client: &Client, ns: &str, name: &str, node: &str, labels: 
     .await;
 }
 
+/// The harness has no metrics-server: the metrics API's two resources are served from CRDs
+/// of the same group, version, names and fields instead, so `fetch` asks the very paths it
+/// asks of metrics-server (`/apis/metrics.k8s.io/v1beta1/{nodes,pods}`). `*.k8s.io` groups
+/// are reserved for Kubernetes' own APIs; the annotation says this one is not approved.
+async fn install_metrics_api(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let usage = json!({ "type": "object", "additionalProperties": { "type": "string" } });
+    for (plural, singular, kind, scope, fields) in [
+        (
+            "nodes",
+            "nodemetrics",
+            "NodeMetrics",
+            "Cluster",
+            json!({ "usage": usage }),
+        ),
+        (
+            "pods",
+            "podmetrics",
+            "PodMetrics",
+            "Namespaced",
+            json!({ "containers": { "type": "array", "items": {
+            "type": "object", "properties": { "name": { "type": "string" }, "usage": usage } } } }),
+        ),
+    ] {
+        let mut properties =
+            json!({ "timestamp": { "type": "string" }, "window": { "type": "string" } });
+        for (k, v) in fields.as_object().unwrap() {
+            properties[k] = v.clone();
+        }
+        let crd = json!({
+            "metadata": { "name": format!("{plural}.metrics.k8s.io"),
+                "annotations": { "api-approved.kubernetes.io": "unapproved, a test stand-in for metrics-server" } },
+            "spec": { "group": "metrics.k8s.io", "scope": scope,
+                "names": { "plural": plural, "singular": singular, "kind": kind, "listKind": format!("{kind}List") },
+                "versions": [{ "name": "v1beta1", "served": true, "storage": true,
+                    "schema": { "openAPIV3Schema": { "type": "object", "properties": properties } } }] }
+        });
+        match crds
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(crd).unwrap(),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("{plural}.metrics.k8s.io: {e}"),
+        }
+    }
+    // Served once established: wait until both lists answer.
+    for _ in 0..100 {
+        if node_metrics(client)
+            .list(&ListParams::default())
+            .await
+            .is_ok()
+            && pod_metrics(client)
+                .list(&ListParams::default())
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the metrics API stand-in is not served");
+}
+
+/// Deletes the stand-in, as on a lab without metrics-server (`.ci/run` starts the harness
+/// fresh, but a development run may find it from the last one).
+async fn remove_metrics_api(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for plural in ["nodes", "pods"] {
+        let name = format!("{plural}.metrics.k8s.io");
+        let _ = crds.delete(&name, &DeleteParams::default()).await;
+        for _ in 0..100 {
+            if matches!(crds.get(&name).await, Err(kube::Error::Api(s)) if s.code == 404) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn metrics_resource(kind: &str, plural: &str) -> kube::core::ApiResource {
+    let gvk = kube::core::GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", kind);
+    kube::core::ApiResource::from_gvk_with_plural(&gvk, plural)
+}
+
+fn node_metrics(client: &Client) -> Api<DynamicObject> {
+    Api::all_with(client.clone(), &metrics_resource("NodeMetrics", "nodes"))
+}
+
+fn pod_metrics(client: &Client) -> Api<DynamicObject> {
+    Api::all_with(client.clone(), &metrics_resource("PodMetrics", "pods"))
+}
+
+fn pod_metrics_in(client: &Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &metrics_resource("PodMetrics", "pods"))
+}
+
+/// A node's working set as metrics-server reports it (replacing an earlier one).
+async fn set_node_memory(client: &Client, node: &str, memory: &str) {
+    let api = node_metrics(client);
+    let _ = api.delete(node, &DeleteParams::default()).await;
+    create(
+        &api,
+        json!({ "apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
+        "metadata": { "name": node }, "timestamp": "2026-12-02T09:40:03Z", "window": "10.047s",
+        "usage": { "cpu": "120443891n", "memory": memory } }),
+    )
+    .await;
+}
+
+/// A control-plane component as the kubelet mirrors Talos' static pod: named after its node,
+/// in kube-system, with the mirror annotation, Running and Ready.
+async fn mirror_pod(client: &Client, component: &str, node: &str) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let name = format!("{component}-{node}");
+    create(&api, json!({
+        "metadata": { "name": name, "namespace": "kube-system",
+            "annotations": { "kubernetes.io/config.mirror": "4f1c2e0d9a", "kubernetes.io/config.source": "file" } },
+        "spec": { "nodeName": node, "containers": [{ "name": component, "image": "registry.k8s.io/kube-scheduler:v1.36.3" }] }
+    }))
+    .await;
+    merge_status(&api, &name, json!({ "status": { "phase": "Running",
+        "conditions": [{ "type": "Ready", "status": "True" }, { "type": "ContainersReady", "status": "True" }],
+        "containerStatuses": [{ "name": component, "ready": true, "restartCount": 0, "image": "registry.k8s.io/kube-scheduler:v1.36.3",
+            "imageID": "", "state": { "running": { "startedAt": "2026-12-01T08:00:00Z" } } }] } }))
+    .await;
+}
+
+const COMPONENTS: [&str; 3] = [
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+];
+
 /// Everything from an earlier run goes, then the healthy cluster.
 async fn healthy_cluster(client: &Client) {
     let nodes: Api<Node> = Api::all(client.clone());
@@ -188,12 +327,28 @@ async fn healthy_cluster(client: &Client) {
             .delete(&p.metadata.name.unwrap(), &DeleteParams::default())
             .await;
     }
-    for api in [pools(client), node_configs(client), advertisements(client)] {
+    for api in [
+        pools(client),
+        node_configs(client),
+        advertisements(client),
+        node_metrics(client),
+    ] {
         for o in api.list(&ListParams::default()).await.unwrap().items {
             let _ = api
                 .delete(&o.metadata.name.unwrap(), &DeleteParams::default())
                 .await;
         }
+    }
+    for o in pod_metrics(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+    {
+        let ns = o.metadata.namespace.clone().unwrap();
+        let _ = pod_metrics_in(client, &ns)
+            .delete(&o.metadata.name.unwrap(), &DeleteParams::default())
+            .await;
     }
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let _ = namespaces
@@ -248,6 +403,16 @@ async fn healthy_cluster(client: &Client) {
     .await;
     running_pod(client, NS, "web-0", "w-3", json!({ "app": "web" })).await;
     create(&pvs, local_pv("data-w-1", "w-1")).await;
+    for (name, _, _) in NODES {
+        set_node_memory(client, name, "1536Mi").await;
+    }
+    create(&pod_metrics_in(client, NS), json!({ "apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+        "metadata": { "name": "web-0", "namespace": NS }, "timestamp": "2026-12-02T09:40:03Z", "window": "10.512s",
+        "containers": [{ "name": "c", "usage": { "cpu": "1234567n", "memory": "180Mi" } }] }))
+    .await;
+    for component in COMPONENTS {
+        mirror_pod(client, component, "cp-1").await;
+    }
 }
 
 fn local_pv(name: &str, node: &str) -> Value {
@@ -307,6 +472,29 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         ],
     )
     .await;
+    // Without metrics-server the API server has no such paths: both metrics lists are unseen,
+    // said so, and still counted among the calls.
+    remove_metrics_api(&client).await;
+    let mut snapshot = fetch(&client).await.unwrap();
+    for _ in 0..100 {
+        if snapshot.unseen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        snapshot = fetch(&client).await.unwrap();
+    }
+    assert_eq!(
+        snapshot.unseen,
+        [kubelab_doctor::NODE_METRICS, kubelab_doctor::POD_METRICS]
+            .map(|kind| kubelab_doctor::Unseen {
+                kind: kind.to_string(),
+                reason: "the API server does not serve it (metrics-server not installed)"
+                    .to_string(),
+            })
+            .to_vec()
+    );
+    assert_eq!(snapshot.list_calls, kubelab_doctor::MAX_LIST_CALLS);
+    install_metrics_api(&client).await;
     healthy_cluster(&client).await;
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
@@ -541,6 +729,62 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
     );
     insta::assert_snapshot!("local_volume_on_gone_node", text);
     let _ = pvs.delete("data-w-9", &DeleteParams::default()).await;
+
+    // A node using more than 90% of its allocatable memory, as the metrics API reports it.
+    set_node_memory(&client, "w-2", "7800Mi").await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(found, only("memory-over-budget", "node w-2"), "{text}");
+    insta::assert_snapshot!("memory_over_allocatable", text);
+    set_node_memory(&client, "w-2", "1536Mi").await;
+
+    // A container the kernel killed for memory, told from the pod list.
+    running_pod(&client, NS, "leaky", "w-3", json!({ "app": "leaky" })).await;
+    merge_status(&pods, "leaky", json!({ "status": { "containerStatuses": [{ "name": "c", "ready": true, "restartCount": 3,
+        "image": "registry.invalid/app:1", "imageID": "", "state": { "running": { "startedAt": "2026-12-02T09:50:00Z" } },
+        "lastState": { "terminated": { "reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-12-02T09:49:58Z" } } }] } }))
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(found, only("pod-oom-killed", "pod doctor/leaky"), "{text}");
+    insta::assert_snapshot!("pod_oom_killed", text);
+    force_delete(&pods, "leaky").await;
+
+    // kube-scheduler on the control plane crash-looping, then gone.
+    merge_status(&system, "kube-scheduler-cp-1", json!({ "status": {
+        "conditions": [{ "type": "Ready", "status": "False" }, { "type": "ContainersReady", "status": "False" }],
+        "containerStatuses": [{ "name": "kube-scheduler", "ready": false, "restartCount": 9, "image": "registry.k8s.io/kube-scheduler:v1.36.3",
+            "imageID": "", "state": { "waiting": { "reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container=kube-scheduler" } },
+            "lastState": { "terminated": { "reason": "Error", "exitCode": 1, "finishedAt": "2026-12-02T09:58:00Z" } } }] } }))
+    .await;
+    let (found, text) = doctor(&client).await;
+    let scheduler = only(
+        "control-plane-component-unhealthy",
+        "pod kube-system/kube-scheduler-cp-1",
+    );
+    assert_eq!(found, scheduler, "{text}");
+    insta::assert_snapshot!("kube_scheduler_crash_looping", text);
+    force_delete(&system, "kube-scheduler-cp-1").await;
+    let mut text = String::new();
+    for _ in 0..50 {
+        let found;
+        (found, text) = doctor(&client).await;
+        if found == scheduler && text.contains("is missing") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains("kube-scheduler is missing on control plane cp-1"),
+        "{text}"
+    );
+    let snapshot = fetch(&client).await.unwrap();
+    let status = render_status(&Status::build(&intent(), &snapshot));
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("  cp-1  ready") && l.ends_with("MISSING")),
+        "{status}"
+    );
+    mirror_pod(&client, "kube-scheduler", "cp-1").await;
 
     let (found, text) = doctor(&client).await;
     assert!(found.is_empty(), "put back:\n{text}");

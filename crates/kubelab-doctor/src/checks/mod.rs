@@ -4,6 +4,7 @@
 
 mod certificates;
 mod config_drift;
+pub(crate) mod control_plane_components;
 mod control_planes;
 mod etcd;
 pub(crate) mod etcd_backup;
@@ -12,7 +13,9 @@ mod flux;
 mod lb_pending;
 mod lb_unreachable;
 mod local_volumes;
+pub(crate) mod memory;
 mod nodes;
+mod oom;
 mod pending_pods;
 mod talos_version;
 
@@ -35,6 +38,9 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
         pending_pods::check(intent, snapshot, &mut findings);
         control_planes::check(intent, snapshot, &mut findings);
         local_volumes::check(intent, snapshot, &mut findings);
+        memory::check(intent, snapshot, &mut findings);
+        oom::check(intent, snapshot, &mut findings);
+        control_plane_components::check(intent, snapshot, &mut findings);
         flux::check(intent, snapshot, &mut findings);
     }
     etcd::check(intent, snapshot, &mut findings);
@@ -127,3 +133,61 @@ pub(crate) fn is_control_plane(intent: &Intent, node: &Node) -> bool {
 /// The label Talos puts on control planes and Cilium's BGP honours: no LoadBalancer
 /// announcements from nodes carrying it.
 pub(crate) const EXCLUDE_FROM_LB: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// A node's `status.<field>` memory (`capacity` or `allocatable`), in bytes.
+pub(crate) fn node_memory(node: &Node, allocatable: bool) -> Option<f64> {
+    let status = node.status.as_ref()?;
+    let list = if allocatable {
+        status.allocatable.as_ref()?
+    } else {
+        status.capacity.as_ref()?
+    };
+    crate::metrics::memory(list)
+}
+
+/// The memory a pod's containers request, in bytes (the API server has already defaulted a
+/// request from a limit given alone).
+pub(crate) fn pod_memory_request(pod: &Pod) -> f64 {
+    pod.spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .filter_map(container_memory_request)
+        // A fold from +0: an empty float sum is -0, which prints as `-0 B`.
+        .fold(0.0, |a, b| a + b)
+}
+
+pub(crate) fn container_memory_request(c: &k8s_openapi::api::core::v1::Container) -> Option<f64> {
+    crate::metrics::memory(c.resources.as_ref()?.requests.as_ref()?)
+}
+
+/// Whether a pod still holds memory on its node (not finished).
+pub(crate) fn pod_running(pod: &Pod) -> bool {
+    !matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// What owns a pod, as `kubectl` names it (`deployment/web`): a ReplicaSet's pods belong to
+/// its Deployment (the ReplicaSet's name less its template hash), which is what a change
+/// must go to, or the ReplicaSet would be replaced by the next rollout.
+pub(crate) fn pod_owner(pod: &Pod) -> Option<String> {
+    let owner = pod.metadata.owner_references.as_ref()?.first()?;
+    let kind = owner.kind.to_lowercase();
+    if kind == "replicaset" {
+        if let Some((deployment, _hash)) = owner.name.rsplit_once('-') {
+            return Some(format!("deployment/{deployment}"));
+        }
+    }
+    Some(format!("{kind}/{}", owner.name))
+}
+
+/// Bytes as a Kubernetes quantity in whole MiB, rounded up (for `--limits=memory=…`).
+pub(crate) fn mebibytes(bytes: f64) -> String {
+    format!("{}Mi", (bytes / (1024.0 * 1024.0)).ceil() as i64)
+}
+
+/// Bytes as an operator reads them (`3.1 GiB`).
+pub(crate) fn human(bytes: f64) -> String {
+    kubelab_spec::quantity::format_bytes(bytes)
+}

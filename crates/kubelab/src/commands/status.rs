@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kubelab_doctor::{
-    Certificate, Intent, LocalBackups, Snapshot, Status, TalosAccess, TalosTarget, Unseen,
+    Certificate, EvictionThreshold, Intent, LocalBackups, Snapshot, Status, TalosAccess,
+    TalosTarget, Unseen,
 };
 use kubelab_spec::model::Role;
 
@@ -85,8 +86,9 @@ pub fn look(
     let wait = Duration::from_secs(args.timeout_seconds.max(1));
     let mut unseen = Vec::new();
     let talos = match talos_access(&workspace, wait) {
-        Ok((access, quota)) => {
+        Ok((access, quota, eviction)) => {
             intent.etcd_quota_bytes = quota;
+            intent.eviction_memory_available = eviction;
             for node in &workspace.lab.nodes {
                 if node.ip.is_none() {
                     unseen.push(Unseen {
@@ -183,12 +185,13 @@ pub fn look(
 }
 
 /// How to reach the lab's nodes over the Talos API (admin credentials from the talosconfig
-/// rendered in memory from the secrets, as backup does), and the etcd quota the rendered
-/// control plane config sets, if any.
+/// rendered in memory from the secrets, as backup does), the etcd quota the rendered
+/// control plane config sets, if any, and the kubelet's memory eviction threshold a node's
+/// rendered config sets (through talos.patches), if any.
 fn talos_access(
     workspace: &Workspace,
     wait: Duration,
-) -> Result<(TalosAccess, Option<i64>), String> {
+) -> Result<(TalosAccess, Option<i64>, Option<EvictionThreshold>), String> {
     let (tree, credentials, as_applied) = super::etcd::rendered_with_credentials(workspace)?;
     let nodes = workspace
         .lab
@@ -215,6 +218,12 @@ fn talos_access(
         .filter(|n| n.role == Role::Controlplane)
         .find_map(|n| tree.files.get(&format!("talos/{}.yaml", n.name)))
         .and_then(|config| kubelab_doctor::etcd_quota_in_config(&config.contents));
+    let eviction = workspace
+        .lab
+        .nodes
+        .iter()
+        .filter_map(|n| tree.files.get(&format!("talos/{}.yaml", n.name)))
+        .find_map(|config| kubelab_doctor::eviction_memory_available_in_config(&config.contents));
     Ok((
         TalosAccess {
             nodes,
@@ -223,6 +232,7 @@ fn talos_access(
             timeout: wait.min(TALOS_CALL_TIMEOUT),
         },
         quota,
+        eviction,
     ))
 }
 
