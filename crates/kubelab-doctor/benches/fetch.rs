@@ -219,15 +219,29 @@ fn bench(c: &mut Criterion) {
         "fetch: {calls} list calls, the pod list is {:.1} MB",
         pods_bytes as f64 / 1e6
     );
+    let status = kubelab_doctor::Scope::Status;
+    let for_status = runtime
+        .block_on(kubelab_doctor::fetch_scoped(&client, status))
+        .expect("the fetch works");
+    let calls = requests.swap(0, Ordering::Relaxed);
+    assert_eq!(calls, kubelab_doctor::STATUS_LIST_CALLS, "{calls} calls");
+    assert_eq!(for_status.pods.len(), PODS);
 
     let mut group = c.benchmark_group("fetch");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
-    group.bench_function("10,000 pods over HTTP into the snapshot", |b| {
+    group.bench_function("doctor: 10,000 pods over HTTP into the snapshot", |b| {
         b.iter(|| {
             runtime
                 .block_on(kubelab_doctor::fetch(&client))
+                .expect("the fetch works")
+        })
+    });
+    group.bench_function("status: 10,000 pods over HTTP into the snapshot", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(kubelab_doctor::fetch_scoped(&client, status))
                 .expect("the fetch works")
         })
     });

@@ -1,6 +1,7 @@
-//! Flux's side of a look: the Kustomizations that apply the lab's tree from Git, as their
-//! status tells it (Ready and why, the revision applied against the one last attempted,
-//! suspended). Listed only when lab.yaml sets `gitops.flux`, as one more list call.
+//! The lab's GitOps and backup components as a look sees them: Flux's Kustomizations that
+//! apply the lab's tree from Git, as their status tells it (Ready and why, the revision applied
+//! against the one last attempted, suspended), listed only when lab.yaml sets `gitops.flux`;
+//! and the newest Velero backup, handed in by the caller when lab.yaml enables Velero.
 
 use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, GroupVersionKind};
@@ -93,4 +94,16 @@ pub async fn fetch_flux(client: &Client) -> Result<Vec<FluxKustomization>, Unsee
             reason: error.to_string(),
         }),
     }
+}
+
+/// The newest Velero backup as the cluster tells it (read by the caller, which knows Velero;
+/// this crate only compares).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VeleroBackupSeen {
+    pub name: String,
+    pub phase: String,
+    /// When it finished (RFC 3339), if it did.
+    pub completed: Option<String>,
+    pub failure: Option<String>,
 }

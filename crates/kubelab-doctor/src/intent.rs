@@ -43,6 +43,8 @@ pub struct Intent {
     pub eviction_memory_available: Option<EvictionThreshold>,
     /// `gitops.flux.interval` when lab.yaml has Flux reconcile the tree (`None`: no Flux).
     pub flux_interval: Option<String>,
+    /// lab.yaml's `backup.velero.enabled`.
+    pub velero_enabled: bool,
 }
 
 /// What lab.yaml plans for one node's memory.
@@ -185,6 +187,7 @@ impl Intent {
                 .collect(),
             eviction_memory_available: None,
             flux_interval: lab.gitops.flux.as_ref().map(|f| f.interval.clone()),
+            velero_enabled: lab.backup.velero.enabled,
         };
         if let Some(spans) = spans {
             let mut pointers = vec![

@@ -30,7 +30,7 @@ mod talos;
 
 pub use checks::diagnose;
 pub use finding::{Finding, Fix, Severity};
-pub use flux::{fetch_flux, FluxKustomization, KUSTOMIZATIONS};
+pub use flux::{fetch_flux, FluxKustomization, VeleroBackupSeen, KUSTOMIZATIONS};
 pub use intent::{
     etcd_quota_in_config, eviction_memory_available_in_config, kubeconfig_certificates,
     Certificate, EvictionThreshold, Intent, LocalBackups, NodeMemoryPlan, DEFAULT_ETCD_QUOTA_BYTES,
@@ -38,7 +38,10 @@ pub use intent::{
 };
 pub use metrics::{ContainerMetrics, NodeMetrics, PodMetrics, NODE_METRICS, POD_METRICS};
 pub use render::{render_findings, sarif};
-pub use snapshot::{fetch, FetchError, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS};
+pub use snapshot::{
+    fetch, fetch_scoped, FetchError, Scope, Snapshot, Unseen, KUBERNETES, MAX_LIST_CALLS,
+    STATUS_LIST_CALLS,
+};
 pub use status::{render_status, Status};
 pub use talos::{
     gather as gather_talos, ConfigComparison, EtcdAlarm, EtcdMemberEntry, EtcdMemberState,

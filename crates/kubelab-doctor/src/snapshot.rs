@@ -15,7 +15,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::flux::FluxKustomization;
+use crate::flux::{FluxKustomization, VeleroBackupSeen};
 use crate::metrics::{
     MetricsList, NodeMetrics, PodMetrics, METRICS_API, NODE_METRICS, POD_METRICS,
 };
@@ -24,6 +24,19 @@ use crate::talos::TalosView;
 /// The list calls [`fetch`] makes, whatever the cluster's size: eight core and CRD lists and
 /// the metrics API's two.
 pub const MAX_LIST_CALLS: usize = 10;
+
+/// The list calls of a look for `kubelab status` ([`Scope::Status`]): what the status view
+/// shows, without the persistent volumes, the BGP advertisements and the pods' metrics that
+/// only doctor's checks read. With Flux's Kustomizations (when lab.yaml sets `gitops.flux`)
+/// status stays at eight.
+pub const STATUS_LIST_CALLS: usize = 7;
+
+/// What a look is for: the status view, or every check of doctor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Status,
+    Doctor,
+}
 
 /// What the cluster looked like at one moment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -57,6 +70,9 @@ pub struct Snapshot {
     /// seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flux: Option<Vec<FluxKustomization>>,
+    /// The newest Velero backup: `Some(None)` when there is none, `None` when not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub velero: Option<Option<VeleroBackupSeen>>,
 }
 
 /// The [`Unseen::kind`] of a Kubernetes API that did not answer at all: every kind is unseen.
@@ -106,6 +122,15 @@ impl Snapshot {
         self
     }
 
+    /// Adds the newest Velero backup the caller found (or why it could not look).
+    pub fn with_velero(mut self, velero: Result<Option<VeleroBackupSeen>, Unseen>) -> Self {
+        match velero {
+            Ok(newest) => self.velero = Some(newest),
+            Err(unseen) => self.unseen.push(unseen),
+        }
+        self
+    }
+
     pub fn with_talos(mut self, view: TalosView) -> Self {
         self.unseen.extend(view.unseen());
         self.talos = Some(view);
@@ -125,6 +150,13 @@ pub enum FetchError {
 /// on: a lab without metrics-server (`monitoring.metricsServer: false`) or whose APIService is
 /// not available (503) has its memory checks silent, not wrong.
 pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
+    fetch_scoped(client, Scope::Doctor).await
+}
+
+/// [`fetch`] for `scope`: what the status view does not show is not listed (it is then
+/// neither in the snapshot nor "not seen").
+pub async fn fetch_scoped(client: &Client, scope: Scope) -> Result<Snapshot, FetchError> {
+    let doctor = scope == Scope::Doctor;
     let calls = AtomicUsize::new(0);
     let (
         nodes,
@@ -142,12 +174,12 @@ pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
         list::<Pod>(client, &calls),
         list::<Service>(client, &calls),
         list::<PersistentVolumeClaim>(client, &calls),
-        list::<PersistentVolume>(client, &calls),
+        only(doctor, list::<PersistentVolume>(client, &calls)),
         list::<CiliumLoadBalancerIpPool>(client, &calls),
         list::<CiliumBgpNodeConfig>(client, &calls),
-        list::<CiliumBgpAdvertisement>(client, &calls),
+        only(doctor, list::<CiliumBgpAdvertisement>(client, &calls)),
         list_metrics::<NodeMetrics>(client, "nodes", &calls),
-        list_metrics::<PodMetrics>(client, "pods", &calls),
+        only(doctor, list_metrics::<PodMetrics>(client, "pods", &calls)),
     );
     let nodes = nodes.map_err(FetchError::Nodes)?;
     let mut unseen = Vec::new();
@@ -166,10 +198,23 @@ pub async fn fetch(client: &Client) -> Result<Snapshot, FetchError> {
         list_calls: 0,
         talos: None,
         flux: None,
+        velero: None,
     };
     snapshot.unseen = unseen;
     snapshot.list_calls = calls.load(Ordering::Relaxed);
     Ok(snapshot)
+}
+
+/// `list` when `wanted`, else nothing (not listed, not counted).
+async fn only<T>(
+    wanted: bool,
+    list: impl std::future::Future<Output = Result<Vec<T>, kube::Error>>,
+) -> Result<Vec<T>, kube::Error> {
+    if wanted {
+        list.await
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// One list of the metrics API (`resource` is `nodes` or `pods`), by path: its types are ours

@@ -39,6 +39,10 @@ pub struct Status {
     pub talos: Option<TalosStatus>,
     /// The newest local etcd snapshot; `None` when the caller did not look.
     pub etcd_backups: Option<BackupStatus>,
+    /// Flux's Kustomizations; `None` when lab.yaml has no Flux (or they were not seen).
+    pub flux: Option<Vec<crate::flux::FluxKustomization>>,
+    /// The newest Velero backup; `None` when not asked, `Some(None)` when there is none.
+    pub velero: Option<Option<crate::flux::VeleroBackupSeen>>,
     pub unseen: Vec<Unseen>,
 }
 
@@ -326,6 +330,8 @@ impl Status {
                     .as_ref()
                     .map(|(_, created)| intent.now_unix - created),
             }),
+            flux: snapshot.flux.clone(),
+            velero: snapshot.velero.clone(),
             unseen: snapshot.unseen.clone(),
         }
     }
@@ -473,6 +479,42 @@ pub fn render_status(status: &Status) -> String {
                 "\nLast local etcd snapshot: none in {}\n",
                 backups.dir
             )),
+        }
+    }
+    if let Some(kustomizations) = &status.flux {
+        out.push_str(&format!(
+            "\nFlux ({} Kustomizations)\n",
+            kustomizations.len()
+        ));
+        for k in kustomizations {
+            let state = match (k.suspended, k.ready) {
+                (true, _) => "suspended".to_string(),
+                (false, Some(true)) => "Ready".to_string(),
+                (false, Some(false)) => {
+                    format!("NOT READY ({})", k.reason.as_deref().unwrap_or("no reason"))
+                }
+                (false, None) => "reconciling".to_string(),
+            };
+            out.push_str(&format!(
+                "  {}/{}  {state}  applied {}\n",
+                k.namespace,
+                k.name,
+                k.last_applied_revision.as_deref().unwrap_or("nothing yet")
+            ));
+        }
+    }
+    if let Some(velero) = &status.velero {
+        match velero {
+            Some(b) => out.push_str(&format!(
+                "\nLast Velero backup: {} {}{}\n",
+                b.name,
+                b.phase,
+                b.completed
+                    .as_deref()
+                    .map(|t| format!(", finished {t}"))
+                    .unwrap_or_default()
+            )),
+            None => out.push_str("\nLast Velero backup: none\n"),
         }
     }
     if !status.unseen.is_empty() {

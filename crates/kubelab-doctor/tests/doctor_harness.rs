@@ -507,6 +507,16 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         "status_healthy",
         render_status(&Status::build(&intent(), &snapshot))
     );
+    // Status's own look lists only what the view shows, and shows the same.
+    let for_status = kubelab_doctor::fetch_scoped(&client, kubelab_doctor::Scope::Status)
+        .await
+        .unwrap();
+    assert_eq!(for_status.list_calls, kubelab_doctor::STATUS_LIST_CALLS);
+    assert!(for_status.unseen.is_empty(), "{:?}", for_status.unseen);
+    assert_eq!(
+        render_status(&Status::build(&intent(), &for_status)),
+        render_status(&Status::build(&intent(), &snapshot))
+    );
 
     // LoadBalancer <pending>: no pool selects an unlabelled service.
     lb_service(&client, "nolabel", json!({}), json!({}), None).await;

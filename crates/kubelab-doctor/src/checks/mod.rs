@@ -18,6 +18,7 @@ mod nodes;
 mod oom;
 mod pending_pods;
 mod talos_version;
+mod velero;
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,7 @@ pub fn diagnose(intent: &Intent, snapshot: &Snapshot) -> Vec<Finding> {
     etcd_backup::check(intent, snapshot, &mut findings);
     talos_version::check(intent, snapshot, &mut findings);
     config_drift::check(snapshot, &mut findings);
+    velero::check(intent, snapshot, &mut findings);
     certificates::check(intent, &mut findings);
     findings.sort_by(|a, b| {
         b.severity

@@ -9,10 +9,11 @@ use crate::cli::{DoctorArgs, DoctorFailOn, DoctorFormat};
 use crate::output::Style;
 
 pub fn run(args: DoctorArgs, style: Style) -> Result<ExitCode, String> {
-    let (intent, snapshot) = match super::status::look(&args.cluster, style)? {
-        Ok(looked) => looked,
-        Err(code) => return Ok(code),
-    };
+    let (intent, snapshot) =
+        match super::status::look(&args.cluster, kubelab_doctor::Scope::Doctor, style)? {
+            Ok(looked) => looked,
+            Err(code) => return Ok(code),
+        };
     let findings = kubelab_doctor::diagnose(&intent, &snapshot);
     let to_string =
         |v: &serde_json::Value| serde_json::to_string_pretty(v).map_err(|e| e.to_string());

@@ -19,7 +19,7 @@ pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
     if args.watch {
         return watch(&args, style);
     }
-    let (intent, snapshot) = match look(&args.cluster, style)? {
+    let (intent, snapshot) = match look(&args.cluster, kubelab_doctor::Scope::Status, style)? {
         Ok(looked) => looked,
         Err(code) => return Ok(code),
     };
@@ -38,7 +38,7 @@ pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
 /// restarting) is shown in place of the screen and the watch goes on.
 fn watch(args: &StatusArgs, style: Style) -> Result<ExitCode, String> {
     loop {
-        let screen = match look(&args.cluster, style) {
+        let screen = match look(&args.cluster, kubelab_doctor::Scope::Status, style) {
             Ok(Ok((intent, snapshot))) => Ok(Status::build(&intent, &snapshot)),
             Ok(Err(code)) => return Ok(code),
             Err(e) => Err(e),
@@ -71,6 +71,7 @@ fn watch(args: &StatusArgs, style: Style) -> Result<ExitCode, String> {
 /// the look an error.
 pub fn look(
     args: &ClusterArgs,
+    scope: kubelab_doctor::Scope,
     style: Style,
 ) -> Result<Result<(Intent, Snapshot), ExitCode>, String> {
     let workspace = match Workspace::load(&args.lab, style) {
@@ -124,6 +125,7 @@ pub fn look(
         intent.certificates = certificates(bytes, &workspace.lab_dir);
     }
     let flux_wanted = intent.flux_interval.is_some();
+    let velero_wanted = intent.velero_enabled;
     let runtime = super::live::runtime()?;
     let (kubernetes, talos) = runtime.block_on(async {
         let kubernetes = async {
@@ -146,8 +148,31 @@ pub fn look(
                         }),
                 )
             };
-            let snapshot = tokio::time::timeout(wait, kubelab_doctor::fetch(&client));
-            let (snapshot, flux) = tokio::join!(snapshot, flux);
+            let velero = async {
+                if !velero_wanted {
+                    return None;
+                }
+                let unseen = |reason: String| Unseen {
+                    kind: "backups.velero.io".to_string(),
+                    reason,
+                };
+                Some(
+                    match tokio::time::timeout(wait, kubelab_backup::latest_velero_backup(&client))
+                        .await
+                    {
+                        Ok(Ok(newest)) => Ok(newest.map(|b| kubelab_doctor::VeleroBackupSeen {
+                            name: b.name,
+                            phase: b.phase,
+                            completed: b.completed,
+                            failure: b.failure,
+                        })),
+                        Ok(Err(e)) => Err(unseen(chain(&e))),
+                        Err(_) => Err(unseen(format!("no answer within {}s", wait.as_secs()))),
+                    },
+                )
+            };
+            let snapshot = tokio::time::timeout(wait, kubelab_doctor::fetch_scoped(&client, scope));
+            let (snapshot, flux, velero) = tokio::join!(snapshot, flux, velero);
             let snapshot = snapshot
                 .map_err(|_| {
                     format!(
@@ -157,8 +182,12 @@ pub fn look(
                     )
                 })?
                 .map_err(|e| chain(&e))?;
-            Ok(match flux {
+            let snapshot = match flux {
                 Some(flux) => snapshot.with_flux(flux),
+                None => snapshot,
+            };
+            Ok(match velero {
+                Some(velero) => snapshot.with_velero(velero),
                 None => snapshot,
             })
         };
