@@ -79,6 +79,12 @@ pub enum BackupError {
     #[error("{0}")]
     Cluster(String),
     /// A restore step failed; what was done before it is said in `done`.
+    #[error("restore stopped before step {step} ({title}): not confirmed; done before it: {done}")]
+    NotConfirmed {
+        step: usize,
+        title: String,
+        done: String,
+    },
     #[error("restore stopped at step {step} ({title}); done before it: {done}")]
     RestoreStep {
         step: usize,

@@ -30,7 +30,8 @@ pub use etcd_tools::{EtcdTools, ScratchEtcd, SnapshotStatus};
 pub use integrity::{check_file, Integrity, SnapshotHasher};
 pub use nas::{nas_snapshots, snapshot_files, NasError, NasSnapshots};
 pub use restore::{
-    plan, prepare, restore, wipe_labels, PreparedSnapshot, RestorePlan, RestoreStep, RestoreTarget,
+    plan, prepare, restore, restore_confirming, wipe_labels, PreparedSnapshot, RestorePlan,
+    RestoreStep, RestoreTarget,
 };
 pub use velero::{
     latest_velero_backup, velero_backup, velero_restore, VeleroBackupStatus, VeleroError,

@@ -118,7 +118,16 @@ impl fmt::Display for RestoreStep {
 }
 
 impl RestoreStep {
-    fn title(&self) -> &'static str {
+    /// Whether the step destroys data: a reset wipes the node's etcd, the recovery bootstrap
+    /// starts etcd afresh from the snapshot.
+    pub fn is_destructive(&self) -> bool {
+        matches!(
+            self,
+            RestoreStep::Reset { .. } | RestoreStep::Bootstrap { .. }
+        )
+    }
+
+    pub fn title(&self) -> &'static str {
         match self {
             RestoreStep::Preflight { .. } => "preflight",
             RestoreStep::Reset { .. } => "reset",
@@ -267,10 +276,36 @@ pub async fn restore(
     snapshot: &PreparedSnapshot,
     progress: &mut (dyn FnMut(usize, &RestoreStep, &str) + Send),
 ) -> Result<Duration, BackupError> {
+    restore_confirming(cluster, plan, snapshot, progress, &mut |_, _| true).await
+}
+
+/// [`restore`], asking `confirm` before each destructive step (a reset, the recovery
+/// bootstrap); a step not confirmed stops the restore there, saying what was done.
+pub async fn restore_confirming(
+    cluster: &TalosCluster,
+    plan: &RestorePlan,
+    snapshot: &PreparedSnapshot,
+    progress: &mut (dyn FnMut(usize, &RestoreStep, &str) + Send),
+    confirm: &mut (dyn FnMut(usize, &RestoreStep) -> bool + Send),
+) -> Result<Duration, BackupError> {
     let started = Instant::now();
     let mut done: Vec<String> = Vec::new();
+    let said = |done: &[String]| {
+        if done.is_empty() {
+            "nothing".to_string()
+        } else {
+            done.join(", ")
+        }
+    };
     for (i, step) in plan.steps.iter().enumerate() {
         let number = i + 1;
+        if step.is_destructive() && !confirm(number, step) {
+            return Err(BackupError::NotConfirmed {
+                step: number,
+                title: step.title().to_string(),
+                done: said(&done),
+            });
+        }
         progress(number, step, "started");
         let step_started = Instant::now();
         let result = run_step(cluster, step, snapshot).await;

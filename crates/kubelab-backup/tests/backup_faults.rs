@@ -354,3 +354,55 @@ fn kubelab_backup_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_destructive_step_is_confirmed_and_a_refusal_stops_before_it() {
+    let fake = running_cluster(68).await;
+    fake.set_etcd_database(synthetic_snapshot(4));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.snapshot");
+    std::fs::write(&file, synthetic_snapshot(6)).unwrap();
+    let cluster = talos_cluster(68);
+    let target = RestoreTarget {
+        snapshot: file,
+        ..RestoreTarget::default()
+    };
+    let prepared = prepare(&target, None).unwrap();
+    let plan = plan(&cluster, &target, &prepared).unwrap();
+    // Yes to the first reset, no to the second.
+    let mut asked = Vec::new();
+    let error = kubelab_backup::restore_confirming(
+        &cluster,
+        &plan,
+        &prepared,
+        &mut |_, _, _| {},
+        &mut |n, step| {
+            asked.push((n, step.title().to_string()));
+            asked.len() == 1
+        },
+    )
+    .await
+    .expect_err("the second reset was refused");
+    assert_eq!(
+        asked.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "restore stopped before step 3 ({}): not confirmed; done before it: 1, 2",
+            asked[1].1
+        )
+    );
+    let resets: Vec<String> = fake
+        .etcd_volume_resets()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        resets,
+        vec!["master-01".to_string()],
+        "only the confirmed reset was done"
+    );
+    assert_eq!(fake.etcd_recovered_from(), None);
+}

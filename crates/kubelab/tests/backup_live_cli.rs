@@ -6,7 +6,7 @@
 mod support;
 
 use sha2::{Digest, Sha256};
-use support::{minimal_lab, run, text};
+use support::{minimal_lab, run, run_with_input, text};
 
 /// Loopback network of this test's nodes (apid's port 50000 is per address, so other test
 /// binaries' fakes on other 127.0.x networks do not collide).
@@ -57,6 +57,21 @@ async fn backup_list_and_restore_through_the_cli() {
     // Disaster: etcd now holds something else; restore the backup without a question.
     fake.set_etcd_database(snapshot_bytes(3, 2));
     let from = backups[0].to_string_lossy().to_string();
+    // Without --yes: the cluster name for the plan, then `yes` for each destructive step as it
+    // comes; a `no` stops before that step with what was done said.
+    let refused = run_with_input(root, &["restore", "--from", &from], "minilab\nyes\nno\n");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));
+    assert!(
+        text(&refused.stderr)
+            .contains("restore stopped before step 3 (reset): not confirmed; done before it: 1, 2"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(
+        fake.etcd_volume_resets().len(),
+        1,
+        "only the confirmed reset"
+    );
     let out = run(root, &["restore", "--from", &from, "--yes"]);
     assert!(
         out.status.success(),
@@ -68,5 +83,6 @@ async fn backup_list_and_restore_through_the_cli() {
     assert!(stdout.contains(" 8. done in "), "{stdout}");
     assert!(stdout.contains("restored etcd of minilab from"), "{stdout}");
     assert_eq!(fake.etcd_recovered_from(), Some(database.clone()));
-    assert_eq!(fake.etcd_volume_resets().len(), 3);
+    // The refused run reset one; the full run resets all three again.
+    assert_eq!(fake.etcd_volume_resets().len(), 4);
 }

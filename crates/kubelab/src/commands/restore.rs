@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use kubelab_backup::{plan, prepare, restore, EtcdTools, Integrity, RestoreTarget};
+use kubelab_backup::{plan, prepare, restore_confirming, EtcdTools, Integrity, RestoreTarget};
 
 use super::etcd::{bytes, chain, load, runtime, talos_cluster};
 use crate::cli::RestoreArgs;
@@ -66,8 +66,20 @@ pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
     let mut print = |number: usize, step: &kubelab_backup::RestoreStep, what: &str| {
         crate::outln!("  {:>2}. {what}: {step}", number);
     };
+    // Each destructive step is confirmed again as it comes (unless --yes): the plan was agreed
+    // to as a whole, the wipe of each node is agreed to when it is next.
+    let yes = args.yes;
+    let mut confirm = |number: usize, step: &kubelab_backup::RestoreStep| {
+        yes || step_confirmed(number, step, style).unwrap_or(false)
+    };
     let took = runtime()?
-        .block_on(restore(&cluster, &plan, &prepared, &mut print))
+        .block_on(restore_confirming(
+            &cluster,
+            &plan,
+            &prepared,
+            &mut print,
+            &mut confirm,
+        ))
         .map_err(|e| chain(&e))?;
     crate::outln!(
         "{} etcd of {} from {} in {:.1}s",
@@ -77,6 +89,27 @@ pub fn run(args: RestoreArgs, style: Style) -> Result<ExitCode, String> {
         took.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks for `yes` before one destructive step (reads a line from stdin when piped).
+fn step_confirmed(
+    number: usize,
+    step: &kubelab_backup::RestoreStep,
+    style: Style,
+) -> Result<bool, String> {
+    if std::io::stdin().is_terminal() {
+        eprint!(
+            "{} step {number}: {step}. Type yes to do it: ",
+            style.red("next:")
+        );
+        let _ = std::io::stderr().flush();
+    }
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the confirmation: {e}"))?;
+    Ok(answer.trim() == "yes")
 }
 
 /// Asks for the cluster name on the terminal (or reads it from stdin when piped).

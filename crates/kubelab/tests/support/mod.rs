@@ -15,12 +15,13 @@ use kubelab_talos_api::{Client, Credentials, Talosconfig};
 
 pub const NODES: [(&str, u8); 3] = [("node-01", 51), ("node-02", 52), ("node-03", 53)];
 
-/// Runs kubelab in `dir` with no colour, the config and data directories inside `dir`, no
+/// kubelab in `dir` with no colour, the config and data directories inside `dir`, no
 /// kubeconfig or age keys from the environment, and an empty PATH (no etcdctl).
-pub fn run(dir: &Path, args: &[&str]) -> Output {
+fn kubelab(dir: &Path, args: &[&str]) -> Command {
     let empty = dir.join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_kubelab"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubelab"));
+    command
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -29,9 +30,30 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .env("XDG_DATA_HOME", dir.join("data"))
         .env_remove("KUBECONFIG")
         .env_remove("KUBELAB_AGE_IDENTITY")
-        .env_remove("KUBELAB_AGE_RECIPIENTS")
-        .output()
+        .env_remove("KUBELAB_AGE_RECIPIENTS");
+    command
+}
+
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    kubelab(dir, args).output().unwrap()
+}
+
+/// [`run`] with `input` on standard input (answers to confirmations).
+pub fn run_with_input(dir: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = kubelab(dir, args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
         .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 pub fn text(bytes: &[u8]) -> String {
