@@ -153,6 +153,10 @@ fn responses() -> Vec<(&'static str, Vec<u8>)> {
             list("CiliumBGPAdvertisementList", "cilium.io/v2", Vec::new()),
         ),
         (
+            "/apis/cilium.io/v2/ciliumbgppeerconfigs",
+            list("CiliumBGPPeerConfigList", "cilium.io/v2", Vec::new()),
+        ),
+        (
             "/apis/metrics.k8s.io/v1beta1/nodes",
             list("NodeMetricsList", "metrics.k8s.io/v1beta1", node_metrics),
         ),

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use k8s_crds_cilium::ciliumbgpadvertisements::CiliumBgpAdvertisement;
 use k8s_crds_cilium::ciliumbgpnodeconfigs::CiliumBgpNodeConfig;
+use k8s_crds_cilium::ciliumbgppeerconfigs::CiliumBgpPeerConfig;
 use k8s_crds_cilium::ciliumloadbalancerippools::CiliumLoadBalancerIpPool;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use kube::api::ListParams;
@@ -21,9 +22,9 @@ use crate::metrics::{
 };
 use crate::talos::TalosView;
 
-/// The list calls [`fetch`] makes, whatever the cluster's size: eight core and CRD lists and
+/// The list calls [`fetch`] makes, whatever the cluster's size: nine core and CRD lists and
 /// the metrics API's two.
-pub const MAX_LIST_CALLS: usize = 10;
+pub const MAX_LIST_CALLS: usize = 11;
 
 /// The list calls of a look for `kubelab status` ([`Scope::Status`]): what the status view
 /// shows, without the persistent volumes, the BGP advertisements and the pods' metrics that
@@ -49,6 +50,10 @@ pub struct Snapshot {
     pub pools: Vec<CiliumLoadBalancerIpPool>,
     pub bgp_node_configs: Vec<CiliumBgpNodeConfig>,
     pub advertisements: Vec<CiliumBgpAdvertisement>,
+    /// The BGP peer configs, whose address families select the advertisements a session
+    /// announces (doctor only).
+    #[serde(default)]
+    pub peer_configs: Vec<CiliumBgpPeerConfig>,
     /// Each node's memory working set from the metrics API; empty and unseen
     /// ([`NODE_METRICS`]) when metrics-server does not answer.
     #[serde(default)]
@@ -145,7 +150,7 @@ pub enum FetchError {
     Nodes(#[source] kube::Error),
 }
 
-/// Lists the ten kinds at once (a look costs the slowest list, not their sum). Only the node
+/// Lists the eleven kinds at once (a look costs the slowest list, not their sum). Only the node
 /// list is essential; any other failure is recorded in [`Snapshot::unseen`] and the look goes
 /// on: a lab without metrics-server (`monitoring.metricsServer: false`) or whose APIService is
 /// not available (503) has its memory checks silent, not wrong.
@@ -167,19 +172,26 @@ pub async fn fetch_scoped(client: &Client, scope: Scope) -> Result<Snapshot, Fet
         pools,
         bgp_node_configs,
         advertisements,
+        peer_configs,
         node_metrics,
         pod_metrics,
     ) = tokio::join!(
-        list::<Node>(client, &calls),
-        list::<Pod>(client, &calls),
-        list::<Service>(client, &calls),
-        list::<PersistentVolumeClaim>(client, &calls),
-        only(doctor, list::<PersistentVolume>(client, &calls)),
-        list::<CiliumLoadBalancerIpPool>(client, &calls),
-        list::<CiliumBgpNodeConfig>(client, &calls),
-        only(doctor, list::<CiliumBgpAdvertisement>(client, &calls)),
-        list_metrics::<NodeMetrics>(client, "nodes", &calls),
-        only(doctor, list_metrics::<PodMetrics>(client, "pods", &calls)),
+        // Each list's future is boxed: eleven kube requests side by side make one future too
+        // large for a thread's stack in a debug build otherwise.
+        Box::pin(list::<Node>(client, &calls)),
+        Box::pin(list::<Pod>(client, &calls)),
+        Box::pin(list::<Service>(client, &calls)),
+        Box::pin(list::<PersistentVolumeClaim>(client, &calls)),
+        Box::pin(only(doctor, list::<PersistentVolume>(client, &calls))),
+        Box::pin(list::<CiliumLoadBalancerIpPool>(client, &calls)),
+        Box::pin(list::<CiliumBgpNodeConfig>(client, &calls)),
+        Box::pin(only(doctor, list::<CiliumBgpAdvertisement>(client, &calls))),
+        Box::pin(only(doctor, list::<CiliumBgpPeerConfig>(client, &calls))),
+        Box::pin(list_metrics::<NodeMetrics>(client, "nodes", &calls)),
+        Box::pin(only(
+            doctor,
+            list_metrics::<PodMetrics>(client, "pods", &calls)
+        )),
     );
     let nodes = nodes.map_err(FetchError::Nodes)?;
     let mut unseen = Vec::new();
@@ -192,6 +204,7 @@ pub async fn fetch_scoped(client: &Client, scope: Scope) -> Result<Snapshot, Fet
         pools: seen(pools, "ciliumloadbalancerippools", &mut unseen),
         bgp_node_configs: seen(bgp_node_configs, "ciliumbgpnodeconfigs", &mut unseen),
         advertisements: seen(advertisements, "ciliumbgpadvertisements", &mut unseen),
+        peer_configs: seen(peer_configs, "ciliumbgppeerconfigs", &mut unseen),
         node_metrics: seen(node_metrics, NODE_METRICS, &mut unseen),
         pod_metrics: seen(pod_metrics, POD_METRICS, &mut unseen),
         unseen: Vec::new(),

@@ -31,6 +31,10 @@ fn advertisements(c: &Client) -> Api<DynamicObject> {
     cilium(c, "CiliumBGPAdvertisement", "ciliumbgpadvertisements")
 }
 
+fn peer_configs(c: &Client) -> Api<DynamicObject> {
+    cilium(c, "CiliumBGPPeerConfig", "ciliumbgppeerconfigs")
+}
+
 async fn create<K>(api: &Api<K>, value: Value)
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
@@ -383,6 +387,17 @@ async fn healthy_cluster(client: &Client) {
             "selector": { "matchExpressions": [{ "key": "kubelab.dev/never", "operator": "NotIn", "values": ["never"] }] } }] }
     }))
     .await;
+    // The session's address family announces the advertisements labelled advertise=bgp.
+    create(
+        &peer_configs(client),
+        json!({
+            "apiVersion": "cilium.io/v2", "kind": "CiliumBGPPeerConfig",
+            "metadata": { "name": "router" },
+            "spec": { "families": [{ "afi": "ipv4", "safi": "unicast",
+                "advertisements": { "matchLabels": { "advertise": "bgp" } } }] }
+        }),
+    )
+    .await;
     for speaker in SPEAKERS {
         create(&node_configs(client), json!({
             "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig",
@@ -469,6 +484,7 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
             "ciliumbgpnodeconfigs.yaml",
             "ciliumloadbalancerippools.yaml",
             "ciliumbgpadvertisements.yaml",
+            "ciliumbgppeerconfigs.yaml",
         ],
     )
     .await;
@@ -616,6 +632,31 @@ async fn doctor_names_each_planted_root_cause_and_is_silent_on_the_healthy_clust
         &services,
         "web",
         json!({ "metadata": { "labels": { "announce": "yes" } } }),
+    )
+    .await;
+    assert!(doctor(&client).await.0.is_empty());
+
+    // Selected by an advertisement no session announces: the peer config's family selects
+    // advertisements by another label (the classic "session up, nothing advertised").
+    merge(
+        &peer_configs(&client),
+        "router",
+        json!({ "spec": { "families": [{ "afi": "ipv4", "safi": "unicast",
+        "advertisements": { "matchLabels": { "advertise": "lb" } } }] } }),
+    )
+    .await;
+    let (found, text) = doctor(&client).await;
+    assert_eq!(
+        found,
+        only("lb-advertisement-unused", "service doctor/web"),
+        "{text}"
+    );
+    insta::assert_snapshot!("lb_advertisement_unused", text);
+    merge(
+        &peer_configs(&client),
+        "router",
+        json!({ "spec": { "families": [{ "afi": "ipv4", "safi": "unicast",
+        "advertisements": { "matchLabels": { "advertise": "bgp" } } }] } }),
     )
     .await;
     assert!(doctor(&client).await.0.is_empty());

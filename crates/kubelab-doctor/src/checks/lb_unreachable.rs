@@ -106,6 +106,54 @@ pub(super) fn check(intent: &Intent, snapshot: &Snapshot, out: &mut Vec<Finding>
             });
             continue;
         }
+        if let Some(unused) = advertisements_no_peer_selects(snapshot, service) {
+            let mut evidence = vec![assigned.clone()];
+            evidence.extend(unused.iter().map(|(ad, labels)| {
+                format!("CiliumBGPAdvertisement {ad} selects it; its labels: {labels}")
+            }));
+            evidence.extend(snapshot.peer_configs.iter().map(|p| {
+                format!(
+                    "CiliumBGPPeerConfig {} advertises: {}",
+                    p.metadata.name.as_deref().unwrap_or(""),
+                    peer_selectors(p)
+                )
+            }));
+            let first = unused.first().map(|(ad, _)| ad.clone()).unwrap_or_default();
+            // The labels the first peer config's family selects by, else kubelab's own.
+            let wanted = snapshot
+                .peer_configs
+                .iter()
+                .flat_map(|p| p.spec.families.iter().flatten())
+                .find_map(|f| f.advertisements.as_ref()?.match_labels.clone())
+                .filter(|labels| !labels.is_empty())
+                .map(|labels| {
+                    labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| "kubelab.dev/advertise=bgp".to_string());
+            out.push(Finding {
+                rule: "lb-advertisement-unused",
+                severity: Severity::Error,
+                subject: subject.clone(),
+                problem: format!("{subject}'s address is selected for BGP but no session announces it"),
+                evidence,
+                root_cause: Some("no CiliumBGPPeerConfig's address family selects the advertisements that select the service (families[].advertisements matches advertisements by their labels), so the BGP sessions are up and announce nothing of it".to_string()),
+                fixes: vec![
+                    Fix::command(
+                        format!("kubectl label ciliumbgpadvertisement {first} {wanted}"),
+                        "gives the advertisement the labels the peer config selects; or change the peer config's selector to the advertisement's labels",
+                    ),
+                    Fix::command(
+                        "kubelab render && kubectl apply -f rendered/cluster/cilium-config/bgp.yaml",
+                        "restores kubelab's peer config and advertisement, which select each other",
+                    ),
+                ],
+            });
+            continue;
+        }
         if announcing.is_empty() {
             let evidence = std::iter::once(assigned.clone())
                 .chain(
@@ -244,6 +292,85 @@ fn advertised(snapshot: &Snapshot, service: &Service) -> bool {
                 })
         })
     })
+}
+
+/// The advertisements that select `service` (name, labels) when no peer config's address
+/// family selects any of them; `None` when one does, or when there are no peer configs to
+/// judge by (peer configs not listed, or BGP set up without them).
+fn advertisements_no_peer_selects(
+    snapshot: &Snapshot,
+    service: &Service,
+) -> Option<Vec<(String, String)>> {
+    if !snapshot.saw("ciliumbgppeerconfigs") || snapshot.peer_configs.is_empty() {
+        return None;
+    }
+    let labels = pools::service_labels(service);
+    let selecting: Vec<_> = snapshot
+        .advertisements
+        .iter()
+        .filter(|ad| {
+            ad.spec.advertisements.iter().any(|a| {
+                a.advertisement_type == AdvertisementType::Service
+                    && a.selector
+                        .as_ref()
+                        .is_some_and(|s| to_selector(s).is_some_and(|sel| sel.matches(&labels)))
+            })
+        })
+        .collect();
+    let used = selecting.iter().any(|ad| {
+        let ad_labels = ad.metadata.labels.clone().unwrap_or_default();
+        snapshot.peer_configs.iter().any(|p| {
+            p.spec.families.iter().flatten().any(|f| {
+                f.advertisements
+                    .as_ref()
+                    .and_then(to_selector)
+                    .is_some_and(|sel| sel.matches(&ad_labels))
+            })
+        })
+    });
+    (!used && !selecting.is_empty()).then(|| {
+        selecting
+            .iter()
+            .map(|ad| {
+                let labels = ad.metadata.labels.clone().unwrap_or_default();
+                let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (
+                    ad.metadata.name.clone().unwrap_or_default(),
+                    if shown.is_empty() {
+                        "none".to_string()
+                    } else {
+                        shown.join(", ")
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// A Cilium label selector (any of the crate's generated selector types) as ours.
+fn to_selector(selector: &impl serde::Serialize) -> Option<Selector> {
+    serde_json::to_value(selector)
+        .ok()
+        .and_then(|v| Selector::from_value(&v).ok())
+}
+
+/// A peer config's advertisement selectors, for evidence.
+fn peer_selectors(peer: &k8s_crds_cilium::ciliumbgppeerconfigs::CiliumBgpPeerConfig) -> String {
+    let shown: Vec<String> = peer
+        .spec
+        .families
+        .iter()
+        .flatten()
+        .map(|f| match &f.advertisements {
+            Some(s) => serde_json::to_string(s).unwrap_or_default(),
+            None => "nothing (no advertisements selector)".to_string(),
+        })
+        .collect();
+    if shown.is_empty() {
+        "nothing (no address families)".to_string()
+    } else {
+        shown.join("; ")
+    }
 }
 
 /// Nodes running a Running pod the service selects.
