@@ -97,37 +97,34 @@ fn step_confirmed(
     step: &kubelab_backup::RestoreStep,
     style: Style,
 ) -> Result<bool, String> {
-    if std::io::stdin().is_terminal() {
-        eprint!(
-            "{} step {number}: {step}. Type yes to do it: ",
-            style.red("next:")
-        );
-        let _ = std::io::stderr().flush();
-    }
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("cannot read the confirmation: {e}"))?;
-    Ok(answer.trim() == "yes")
+    let prompt = format!(
+        "{} step {number}: {step}. Type yes to do it: ",
+        style.red("next:")
+    );
+    Ok(answer(&prompt)? == "yes")
 }
 
 /// Asks for the cluster name on the terminal (or reads it from stdin when piped).
 fn confirmed(cluster: &str, style: Style) -> Result<bool, String> {
-    let interactive = std::io::stdin().is_terminal();
-    if interactive {
-        eprint!(
-            "{} this wipes etcd on every control plane of {cluster}. Type the cluster name to go on: ",
-            style.red("warning:")
-        );
+    let prompt = format!(
+        "{} this wipes etcd on every control plane of {cluster}. Type the cluster name to go on: ",
+        style.red("warning:")
+    );
+    Ok(answer(&prompt)? == cluster)
+}
+
+/// One line of answer, the prompt shown only on a terminal (piped answers come without).
+fn answer(prompt: &str) -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}");
         let _ = std::io::stderr().flush();
     }
-    let mut answer = String::new();
+    let mut line = String::new();
     std::io::stdin()
         .lock()
-        .read_line(&mut answer)
+        .read_line(&mut line)
         .map_err(|e| format!("cannot read the confirmation: {e}"))?;
-    Ok(answer.trim() == cluster)
+    Ok(line.trim().to_string())
 }
 
 /// `--velero BACKUP`: a Velero Restore of the backup's namespaces (or the ones named), after
@@ -153,14 +150,7 @@ fn velero(
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes {
-        eprint!("Type the cluster name to restore: ");
-        std::io::stderr().flush().ok();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| format!("cannot read the confirmation: {e}"))?;
-        if answer.trim() != cluster {
+        if answer("Type the cluster name to restore: ")? != *cluster {
             eprintln!(
                 "{}",
                 style.error_line("not confirmed; nothing was restored")
