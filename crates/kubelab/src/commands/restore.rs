@@ -149,14 +149,12 @@ fn velero(
         crate::outln!("dry run: nothing was restored");
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.yes {
-        if answer("Type the cluster name to restore: ")? != *cluster {
-            eprintln!(
-                "{}",
-                style.error_line("not confirmed; nothing was restored")
-            );
-            return Ok(ExitCode::from(crate::EXIT_FINDINGS));
-        }
+    if !args.yes && answer("Type the cluster name to restore: ")? != *cluster {
+        eprintln!(
+            "{}",
+            style.error_line("not confirmed; nothing was restored")
+        );
+        return Ok(ExitCode::from(crate::EXIT_FINDINGS));
     }
     let (stamp, _) = kubelab_backup::timestamp(crate::workspace::Workspace::now());
     let name = format!("kubelab-{}", stamp.to_lowercase());
