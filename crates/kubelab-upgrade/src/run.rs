@@ -580,7 +580,9 @@ async fn wait_own_member(
 
 /// Brings every node's config to the rendered one: Kubernetes component by component across
 /// the control planes, then the kubelets, then whatever else changed (a new Talos minor's
-/// config format).
+/// config format). One dry run per node says what it runs; the component steps follow from it
+/// (a step changes only its own component), and one more dry run per node that differed says
+/// whether anything is left.
 async fn apply_configs<W: Workloads>(
     lab: &UpgradeLab,
     options: &Options,
@@ -589,75 +591,83 @@ async fn apply_configs<W: Workloads>(
     summary: &mut Summary,
 ) -> Result<(), UpgradeError> {
     let t = &options.timeouts;
-    for stage in Component::ALL {
-        let nodes: Vec<&LiveNode> = if stage.control_plane_only() {
-            lab.live.control_planes().collect()
-        } else {
-            lab.live
-                .control_planes()
-                .chain(lab.live.workers())
-                .collect()
-        };
-        for node in nodes {
-            if let Some(what) = apply_stage(lab, node, Some(stage), t, workloads, report).await? {
-                summary.configs_applied.push((node.name.clone(), what));
-            }
-        }
-    }
+    let mut differing = Vec::new();
     for node in lab.live.control_planes().chain(lab.live.workers()) {
-        if let Some(what) = apply_stage(lab, node, None, t, workloads, report).await? {
-            summary.configs_applied.push((node.name.clone(), what));
+        if let Some(diff) = running_diff(lab, node, t).await? {
+            differing.push((node, outdated_images(&diff, &lab.target_kubernetes)));
         }
     }
-    Ok(())
-}
-
-/// Applies `node`'s config for `stage` (`None`: the rendered config as it is) when the node
-/// needs it; returns what was applied.
-async fn apply_stage<W: Workloads>(
-    lab: &UpgradeLab,
-    node: &LiveNode,
-    stage: Option<Component>,
-    t: &Timeouts,
-    workloads: &W,
-    report: &Reporter<'_>,
-) -> Result<Option<String>, UpgradeError> {
-    let name = node.name.as_str();
-    let (client, _) = connect_waiting(lab, node, t, t.reachable).await?;
-    let dry = client
-        .apply_configuration(None, &node.config, ApplyMode::NoReboot, true)
-        .await
-        .map_err(UpgradeError::talos(
-            name,
-            "comparing its config with the rendered one",
-        ))?;
-    let Some(diff) = dry.config_diff() else {
-        return Ok(None);
-    };
-    let running = outdated_images(&diff, &lab.target_kubernetes);
-    let (config, what) = match stage {
-        Some(stage) => {
-            let Some(from) = running.get(&stage) else {
-                return Ok(None);
+    let rendered_text = |node: &LiveNode| String::from_utf8_lossy(&node.config).into_owned();
+    for stage in Component::ALL {
+        for (node, outdated) in &differing {
+            let Some(from) = outdated.get(&stage) else {
+                continue;
             };
-            let rendered = String::from_utf8_lossy(&node.config);
-            let staged = staged_config(&rendered, &lab.target_kubernetes, &running, stage);
             let what = format!(
                 "{} {} → {}",
                 stage.name(),
                 from.rsplit_once(':').map_or(from.as_str(), |(_, t)| t),
                 lab.target_kubernetes
             );
-            (staged.into_bytes(), what)
+            let staged = staged_config(
+                &rendered_text(node),
+                &lab.target_kubernetes,
+                outdated,
+                stage,
+            );
+            apply(lab, node, staged.as_bytes(), &what, t, workloads, report).await?;
+            summary.configs_applied.push((node.name.clone(), what));
         }
-        None => (node.config.clone(), "the rendered config".to_string()),
-    };
+    }
+    for (node, _) in &differing {
+        if running_diff(lab, node, t).await?.is_some() {
+            let what = "the rendered config";
+            apply(lab, node, &node.config, what, t, workloads, report).await?;
+            summary
+                .configs_applied
+                .push((node.name.clone(), what.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Talos's dry-run diff of the node's running config against its rendered one (`None`: the
+/// same).
+async fn running_diff(
+    lab: &UpgradeLab,
+    node: &LiveNode,
+    t: &Timeouts,
+) -> Result<Option<String>, UpgradeError> {
+    let (client, _) = connect_waiting(lab, node, t, t.reachable).await?;
+    let dry = client
+        .apply_configuration(None, &node.config, ApplyMode::NoReboot, true)
+        .await
+        .map_err(UpgradeError::talos(
+            &node.name,
+            "comparing its config with the rendered one",
+        ))?;
+    Ok(dry.config_diff())
+}
+
+/// Applies `config` to `node` (etcd healthy first on a control plane), then waits for Talos's
+/// health check (control plane) or for the node to be Ready (worker).
+async fn apply<W: Workloads>(
+    lab: &UpgradeLab,
+    node: &LiveNode,
+    config: &[u8],
+    what: &str,
+    t: &Timeouts,
+    workloads: &W,
+    report: &Reporter<'_>,
+) -> Result<(), UpgradeError> {
+    let name = node.name.as_str();
+    let (client, _) = connect_waiting(lab, node, t, t.reachable).await?;
     if node.controlplane {
         etcd_gate(lab, t, name).await?;
     }
     report.say(Some(name), format!("applying {what}"));
     client
-        .apply_configuration(None, &config, ApplyMode::NoReboot, false)
+        .apply_configuration(None, config, ApplyMode::NoReboot, false)
         .await
         .map_err(|source| {
             let hint = match &source {
@@ -696,5 +706,5 @@ async fn apply_stage<W: Workloads>(
     } else {
         settle(workloads, name).await?;
     }
-    Ok(Some(what))
+    Ok(())
 }
