@@ -408,6 +408,15 @@ impl Client {
             } as i32,
             ..ResetRequest::default()
         };
+        self.send_reset(node, request).await
+    }
+
+    /// Sends a reset and returns the actor ID Talos tracks it by.
+    pub(crate) async fn send_reset(
+        &self,
+        node: Option<&str>,
+        request: ResetRequest,
+    ) -> Result<String> {
         let reply = self
             .machine()
             .reset(self.request(node, request)?)

@@ -224,17 +224,6 @@ impl Client {
             mode: crate::proto::machine::reset_request::WipeMode::SystemDisk as i32,
             ..ResetRequest::default()
         };
-        let reply = self
-            .machine()
-            .reset(self.request(node, request)?)
-            .await
-            .map_err(self.status(node))?
-            .into_inner();
-        let mut actor = String::new();
-        for message in reply.messages {
-            self.check_metadata(node, message.metadata.as_ref())?;
-            actor = message.actor_id;
-        }
-        Ok(actor)
+        self.send_reset(node, request).await
     }
 }
