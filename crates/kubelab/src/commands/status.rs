@@ -1,7 +1,6 @@
 //! `kubelab status`: glue between the command line and `kubelab_doctor`'s status view. Also
 //! holds what `doctor` shares with it: finding the kubeconfig and taking the snapshot.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use kubelab_spec::model::Role;
 
 use crate::cli::{ClusterArgs, OutputFormat, StatusArgs};
 use crate::output::Style;
-use crate::workspace::{default_kubeconfig, LoadError, Workspace};
+use crate::workspace::{LoadError, Workspace};
 
 pub fn run(args: StatusArgs, style: Style) -> Result<ExitCode, String> {
     if args.watch {
@@ -116,7 +115,11 @@ pub fn look(
         }),
     }
     intent.now_unix = Workspace::now().unix_timestamp();
-    let kubeconfig = kubeconfig_path(args, &workspace.lab.metadata.name).and_then(|path| {
+    let kubeconfig = crate::workspace::resolve_kubeconfig(
+        args.kubeconfig.as_ref(),
+        &workspace.lab.metadata.name,
+    )
+    .and_then(|path| {
         let bytes = std::fs::read(&path)
             .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
         Ok((path, bytes))
@@ -325,20 +328,6 @@ fn certificates(kubeconfig: &[u8], lab_dir: &std::path::Path) -> Vec<Certificate
             })
         })
         .collect()
-}
-
-/// As kubectl looks: the flag, then `$KUBECONFIG` (its first file that exists), then the file
-/// `kubelab up` wrote.
-fn kubeconfig_path(args: &ClusterArgs, cluster: &str) -> Result<PathBuf, String> {
-    if let Some(path) = &args.kubeconfig {
-        return Ok(path.clone());
-    }
-    if let Some(list) = std::env::var_os("KUBECONFIG") {
-        if let Some(found) = std::env::split_paths(&list).find(|p| p.is_file()) {
-            return Ok(found);
-        }
-    }
-    default_kubeconfig(cluster)
 }
 
 fn chain(error: &dyn std::error::Error) -> String {

@@ -24,8 +24,9 @@ pub fn run(args: UpgradeArgs, style: Style) -> Result<ExitCode, String> {
         .check_client_certificate(Workspace::now().unix_timestamp())
         .map_err(|e| live::chain(&e))?;
     let lab = UpgradeLab::new(&workspace.lab, live_lab);
+    let poll = live::timeouts(&args.live)?.poll;
     let timeouts = Timeouts {
-        poll: Duration::from_secs_f64(args.live.poll_seconds.clamp(0.001, 3600.0)),
+        poll,
         ..Timeouts::default()
     };
     let runtime = live::runtime()?;
@@ -239,7 +240,7 @@ async fn kube_workloads(
     Ok(kubelab_upgrade::workloads::KubeWorkloads::new(
         client,
         Duration::from_secs(args.drain_timeout_seconds.max(1)),
-        Duration::from_secs_f64(args.live.poll_seconds.clamp(0.001, 3600.0)),
+        live::timeouts(&args.live)?.poll,
         args.evict_unmanaged,
     ))
 }
