@@ -88,19 +88,17 @@ pub fn ca(secrets: &SecretsBundle) -> FakeCa {
     }
 }
 
-/// One fake node per lab node (every node of the full 3+3 lab, so tests can leave some out
-/// of lab.yaml while the machines stay), in maintenance mode.
-pub async fn fake_cluster(net: u8, secrets: &SecretsBundle) -> FakeCluster {
-    let full = test_lab(net, &[]);
-    let specs = full
-        .lab
+/// One fake node per node of `lab`, at its Talos version and address, in maintenance mode,
+/// reporting its install disk.
+async fn start_fake(lab: &kubelab_spec::Lab, secrets: &SecretsBundle) -> FakeCluster {
+    let specs = lab
         .nodes
         .iter()
         .map(|node| NodeSpec {
             name: node.name.clone(),
             ip: IpAddr::V4(node.ip.expect("the test lab has static addresses")),
             controlplane: node.role == kubelab_spec::model::Role::Controlplane,
-            talos_version: format!("v{}", full.lab.versions.talos),
+            talos_version: format!("v{}", lab.versions.talos),
             arch: node.effective_arch().as_str().to_string(),
             disks: vec![(
                 node.install.disk.clone().unwrap_or_default(),
@@ -119,30 +117,16 @@ pub async fn fake_cluster(net: u8, secrets: &SecretsBundle) -> FakeCluster {
     .expect("fake nodes start (loopback addresses 127.0.x.y must be usable)")
 }
 
+/// One fake node per lab node (every node of the full 3+3 lab, so tests can leave some out
+/// of lab.yaml while the machines stay), in maintenance mode.
+pub async fn fake_cluster(net: u8, secrets: &SecretsBundle) -> FakeCluster {
+    start_fake(&test_lab(net, &[]).lab, secrets).await
+}
+
 /// One fake node per node of `lab`, running its Talos version, already installed with its
 /// rendered config and etcd bootstrapped (a cluster `up` built earlier).
 pub async fn running_cluster(lab: &TestLab, secrets: &SecretsBundle) -> FakeCluster {
-    let specs = lab
-        .lab
-        .nodes
-        .iter()
-        .map(|node| NodeSpec {
-            name: node.name.clone(),
-            ip: IpAddr::V4(node.ip.expect("the test lab has static addresses")),
-            controlplane: node.role == kubelab_spec::model::Role::Controlplane,
-            talos_version: format!("v{}", lab.lab.versions.talos),
-            arch: node.effective_arch().as_str().to_string(),
-            disks: Vec::new(),
-        })
-        .collect();
-    let cluster = FakeCluster::start(
-        ca(secrets),
-        specs,
-        kubelab_talos_api::APID_PORT,
-        INSTALL_TIME,
-    )
-    .await
-    .expect("fake nodes start (loopback addresses 127.0.x.y must be usable)");
+    let cluster = start_fake(&lab.lab, secrets).await;
     for node in &lab.live.nodes {
         cluster.install_now(&node.name, node.config.clone(), true);
     }
